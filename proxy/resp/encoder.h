@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace slotproxy::resp {
+
+// RESP encoders: each appends one element to `out` (hot path: no iostreams, std::to_chars).
+
+void appendArrayHeader(std::string& out, size_t n);       // *n\r\n
+void appendBulkHeader(std::string& out, size_t len);      // $len\r\n (payload and CRLF follow)
+void appendBulk(std::string& out, std::string_view s);    // $len\r\ns\r\n
+void appendNullBulk(std::string& out);                    // $-1\r\n
+void appendNullArray(std::string& out);                   // *-1\r\n
+void appendInteger(std::string& out, int64_t v);          // :v\r\n
+void appendSimple(std::string& out, std::string_view s);  // +s\r\n (CR/LF in s become spaces)
+// -msg\r\n; msg includes the prefix, e.g. "ERR bad"; CR/LF in msg become spaces.
+void appendError(std::string& out, std::string_view msg);
+// A command as a multibulk of bulk strings: *N\r\n then $len\r\narg\r\n per argument.
+void appendCommand(std::string& out, std::span<const std::string_view> args);
+
+}  // namespace slotproxy::resp
