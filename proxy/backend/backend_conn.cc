@@ -1,0 +1,246 @@
+#include "proxy/backend/backend_conn.h"
+
+#include "proxy/backend/backend_node.h"
+#include "proxy/net/uv_util.h"
+
+namespace slotproxy::backend {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
+
+// Every connection of a loop reads into this buffer first; only the tail of a reply that is not
+// complete yet is copied into the connection's own buffer (the way Redis 7 reuses its query
+// buffer).
+thread_local char tls_read_buf[kReadChunk];
+
+}  // namespace
+
+struct BackendConn::Handle {
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  BackendConn* owner;  // null once the connection gave up this socket
+};
+
+BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node,
+                         const resp::Limits& limits, uint32_t connect_timeout_ms)
+    : loop_(loop),
+      events_(events),
+      node_(node),
+      connect_timeout_ms_(connect_timeout_ms),
+      decoder_(limits) {}
+
+BackendConn::~BackendConn() {
+  if (handle_ != nullptr) {
+    handle_->owner = nullptr;
+    net::closeAndDelete(handle_);
+  }
+}
+
+void BackendConn::connect(const std::string& ip, uint16_t port) {
+  if (state_ != State::kIdle) return;
+  sockaddr_storage addr;
+  handle_ = new Handle{};
+  handle_->owner = this;
+  handle_->tcp.data = handle_;
+  handle_->connect_req.data = handle_;
+  handle_->write_req.data = handle_;
+  uv_tcp_init(loop_, &handle_->tcp);
+  state_ = State::kConnecting;
+  connect_started_ = uv_now(loop_);
+  int rc = net::makeSockaddr(ip, port, &addr) ? 0 : UV_EINVAL;
+  if (rc == 0) {
+    rc = uv_tcp_connect(&handle_->connect_req, &handle_->tcp, reinterpret_cast<sockaddr*>(&addr),
+                        [](uv_connect_t* req, int status) {
+                          auto* h = static_cast<Handle*>(req->data);
+                          if (h->owner != nullptr) h->owner->onConnect(status);
+                        });
+  }
+  if (rc != 0) fail("connect to " + ip + ":" + std::to_string(port) + ": " + net::uvError(rc));
+}
+
+void BackendConn::send(Request* request, bool asking) {
+  if (state_ == State::kIdle) connect(node_->ip(), node_->port());
+  request->sent_ms = 0;
+  if (asking) {
+    out_.append(kAsking);
+    fifo_.push_back(nullptr);
+    ++unsent_;
+  }
+  out_.append(request->payload);
+  fifo_.push_back(request);
+  ++unsent_;
+  if (state_ == State::kIdle) {
+    fail("cannot connect to " + node_->address());  // hands the request back as unsent
+  } else if (state_ == State::kConnected && unsent_ == (asking ? 2u : 1u)) {
+    events_.wantFlush(*this);  // the first bytes queued this turn
+  }
+}
+
+void BackendConn::flush() {
+  if (state_ != State::kConnected || write_active_ || out_.empty()) return;
+  const uint64_t now = uv_now(loop_);
+  for (size_t i = fifo_.size() - unsent_; i < fifo_.size(); ++i) {
+    if (fifo_[i] != nullptr) fifo_[i]->sent_ms = now;
+  }
+  unsent_ = 0;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_->tcp), &buf, 1);
+  if (n == static_cast<int>(out_.size())) {
+    out_.clear();
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    fail("write to " + node_->address() + ": " + net::uvError(n));
+    return;
+  }
+  writing_.swap(out_);
+  out_.clear();
+  if (n > 0) writing_.erase(0, static_cast<size_t>(n));
+  startWrite();
+}
+
+void BackendConn::startWrite() {
+  write_active_ = true;
+  uv_buf_t buf = uv_buf_init(writing_.data(), static_cast<unsigned>(writing_.size()));
+  const int rc = uv_write(&handle_->write_req, reinterpret_cast<uv_stream_t*>(&handle_->tcp), &buf,
+                          1, [](uv_write_t* req, int status) {
+                            auto* h = static_cast<Handle*>(req->data);
+                            if (h->owner != nullptr) h->owner->onWrite(status);
+                          });
+  if (rc != 0) {
+    write_active_ = false;
+    fail("write to " + node_->address() + ": " + net::uvError(rc));
+  }
+}
+
+void BackendConn::onWrite(int status) {
+  write_active_ = false;
+  writing_.clear();
+  if (status != 0) {
+    fail("write to " + node_->address() + ": " + net::uvError(status));
+    return;
+  }
+  if (!out_.empty()) flush();
+}
+
+void BackendConn::onConnect(int status) {
+  if (status != 0) {
+    fail("connect to " + node_->address() + ": " + net::uvError(status));
+    return;
+  }
+  state_ = State::kConnected;
+  uv_tcp_nodelay(&handle_->tcp, 1);
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&handle_->tcp),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<Handle*>(h->data)->owner;
+        if (self == nullptr || self->in_.empty()) {
+          *buf = uv_buf_init(tls_read_buf, kReadChunk);
+        } else {
+          char* p = self->in_.writable(kReadChunk);
+          *buf = uv_buf_init(p, static_cast<unsigned>(self->in_.writableSize()));
+        }
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+        auto* h = static_cast<Handle*>(s->data);
+        if (h->owner != nullptr) {
+          h->owner->onRead(nread, buf);
+        }
+      });
+  if (!out_.empty()) flush();
+}
+
+void BackendConn::onRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == 0) return;
+  if (nread < 0) {
+    fail(nread == UV_EOF
+             ? "connection to " + node_->address() + " closed by the node"
+             : "read from " + node_->address() + ": " + net::uvError(static_cast<int>(nread)));
+    return;
+  }
+  const auto n = static_cast<size_t>(nread);
+  if (buf->base == tls_read_buf) {
+    processInput(std::string_view(tls_read_buf, n), true);
+  } else {
+    in_.commit(n);
+    processInput(in_.view(), false);
+  }
+}
+
+void BackendConn::processInput(std::string_view data, bool from_shared) {
+  Handle* const handle = handle_;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t consumed = 0;
+    const resp::Status st = decoder_.decode(data.substr(pos), &consumed);
+    if (st == resp::Status::kIncomplete) break;
+    if (st == resp::Status::kError) {
+      fail("protocol error from " + node_->address() + ": " + std::string(decoder_.error()));
+      return;
+    }
+    const std::string_view frame = data.substr(pos, consumed);
+    pos += consumed;
+    if (fifo_.empty() || fifo_.size() == unsent_) {
+      fail("unexpected reply from " + node_->address());
+      return;
+    }
+    Request* r = fifo_.front();
+    fifo_.pop_front();
+    if (r != nullptr) {
+      events_.onReply(*this, r, frame, decoder_.type());
+      if (handle_ != handle) return;  // the callback failed this connection
+    }
+  }
+  if (from_shared) {
+    if (pos < data.size()) in_.append(data.substr(pos));
+  } else {
+    in_.consume(pos);
+    if (in_.empty() && in_.capacity() > 4 * kReadChunk) in_.release();
+  }
+}
+
+void BackendConn::fail(std::string_view reason) {
+  if (handle_ != nullptr) {
+    handle_->owner = nullptr;
+    net::closeAndDelete(handle_);
+    handle_ = nullptr;
+  }
+  state_ = State::kIdle;
+  write_active_ = false;
+  std::string().swap(writing_);
+  out_.clear();
+  in_.release();
+  decoder_.reset();
+  std::deque<Request*> unsent;
+  std::deque<Request*> sent;
+  const size_t first_unsent = fifo_.size() - unsent_;
+  for (size_t i = 0; i < fifo_.size(); ++i) {
+    Request* r = fifo_[i];
+    if (r == nullptr) continue;
+    (i < first_unsent ? sent : unsent).push_back(r);
+  }
+  fifo_.clear();
+  unsent_ = 0;
+  events_.onFailed(*this, std::move(unsent), std::move(sent), reason);
+}
+
+void BackendConn::checkTimeouts(uint64_t now_ms, uint32_t request_timeout_ms) {
+  if (state_ == State::kConnecting && now_ms - connect_started_ >= connect_timeout_ms_) {
+    fail("connect to " + node_->address() + " timed out after " +
+         std::to_string(connect_timeout_ms_) + " ms");
+    return;
+  }
+  if (state_ != State::kConnected || request_timeout_ms == 0) return;
+  for (Request* r : fifo_) {
+    if (r == nullptr) continue;
+    if (r->sent_ms != 0 && now_ms - r->sent_ms >= request_timeout_ms) {
+      fail("no reply from " + node_->address() + " within " + std::to_string(request_timeout_ms) +
+           " ms");
+    }
+    return;  // only the oldest request matters: replies come in order
+  }
+}
+
+}  // namespace slotproxy::backend

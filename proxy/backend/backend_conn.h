@@ -1,0 +1,90 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "proxy/backend/request.h"
+#include "proxy/net/io_buf.h"
+#include "proxy/resp/decoder.h"
+
+namespace slotproxy::backend {
+
+class BackendConn;
+
+// What a connection reports to its owner. Callbacks may destroy nothing: the connection stays
+// valid while any of them runs.
+class BackendEvents {
+ public:
+  virtual ~BackendEvents() = default;
+  // One reply frame for `request` (popped from the FIFO before the call).
+  virtual void onReply(BackendConn& conn, Request* request, std::string_view frame,
+                       resp::Type type) = 0;
+  // The connection failed or was closed by fail(). `unsent` were never handed to the kernel and
+  // can go anywhere; `sent` may have reached Redis: their outcome is unknown.
+  virtual void onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
+                        std::string_view reason) = 0;
+  // Bytes are queued: call flush() before the loop blocks again.
+  virtual void wantFlush(BackendConn& conn) = 0;
+};
+
+// One pipelined TCP connection to a Redis node. Requests are written in order and answered in
+// order (a FIFO of in-flight requests); writes queued during one loop turn leave in one write.
+class BackendConn {
+ public:
+  BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node, const resp::Limits& limits,
+              uint32_t connect_timeout_ms);
+  ~BackendConn();
+  BackendConn(const BackendConn&) = delete;
+  BackendConn& operator=(const BackendConn&) = delete;
+
+  BackendNode* node() const { return node_; }
+  bool connected() const { return state_ == State::kConnected; }
+  bool idle() const { return state_ == State::kIdle; }
+  size_t inFlight() const { return fifo_.size(); }
+
+  // Queues `request` (its payload, preceded by ASKING when `asking`), connecting first if needed.
+  void send(Request* request, bool asking);
+  // Hands the queued bytes to the kernel.
+  void flush();
+  // Fails the connection now: in-flight requests go to onFailed, then the connection is idle and
+  // reconnects on the next send().
+  void fail(std::string_view reason);
+  // Called by the owner's timer: fails the connection if it is connecting for longer than the
+  // connect timeout, or if the oldest request written has waited longer than `request_timeout_ms`.
+  void checkTimeouts(uint64_t now_ms, uint32_t request_timeout_ms);
+  // Connects to ip:port (the node's current address) now, without a request.
+  void connect(const std::string& ip, uint16_t port);
+
+ private:
+  enum class State : uint8_t { kIdle, kConnecting, kConnected };
+  struct Handle;
+
+  void onConnect(int status);
+  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void onWrite(int status);
+  void startWrite();
+  void processInput(std::string_view data, bool from_shared);
+
+  uv_loop_t* loop_;
+  BackendEvents& events_;
+  BackendNode* node_;
+  uint32_t connect_timeout_ms_;
+  State state_ = State::kIdle;
+  Handle* handle_ = nullptr;  // the live socket; freed in its close callback
+  uint64_t connect_started_ = 0;
+
+  std::deque<Request*> fifo_;  // awaiting a reply, in write order; nullptr = an ASKING reply
+  size_t unsent_ = 0;          // entries at the back of fifo_ whose bytes are still in out_
+  std::string out_;            // queued bytes not yet handed to the kernel
+  std::string writing_;        // bytes of the write in progress
+  bool write_active_ = false;
+
+  net::IoBuf in_;  // a reply not yet complete
+  resp::ReplyDecoder decoder_;
+};
+
+}  // namespace slotproxy::backend

@@ -1,0 +1,45 @@
+#include "proxy/backend/backend_node.h"
+
+#include <algorithm>
+#include <random>
+
+namespace slotproxy::backend {
+
+std::string BackendNode::address() const {
+  if (ip_.find(':') != std::string::npos) return "[" + ip_ + "]:" + std::to_string(port_);
+  return ip_ + ":" + std::to_string(port_);
+}
+
+void BackendNode::setAddress(std::string ip, uint16_t port) {
+  if (ip == ip_ && port == port_) return;
+  ip_ = std::move(ip);
+  port_ = port;
+  failAll("node " + id_ + " moved to " + address());
+}
+
+size_t BackendNode::inFlight() const {
+  size_t n = 0;
+  for (const auto& c : conns_) n += c->inFlight();
+  return n;
+}
+
+void BackendNode::failAll(std::string_view reason) {
+  for (auto& c : conns_) {
+    if (!c->idle()) c->fail(reason);
+  }
+}
+
+void BackendNode::markDown(uint64_t now_ms, uint32_t backoff_min_ms, uint32_t backoff_max_ms) {
+  if (up_) down_since_ms = now_ms;
+  up_ = false;
+  // Exponential backoff with full jitter in [base/2, base], capped.
+  const uint32_t shift = std::min<uint32_t>(failures_, 16);
+  const uint64_t base =
+      std::min<uint64_t>(static_cast<uint64_t>(backoff_min_ms) << shift, backoff_max_ms);
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const uint64_t jitter = base / 2 == 0 ? 0 : rng() % (base / 2 + 1);
+  next_probe_ms_ = now_ms + base / 2 + jitter;
+  ++failures_;
+}
+
+}  // namespace slotproxy::backend

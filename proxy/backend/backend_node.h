@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/backend/backend_conn.h"
+
+namespace slotproxy::backend {
+
+// A Redis node as the proxy connects to it, identified by node id (an address alone only until a
+// refresh names it). Owns the node's pipelined connections and its up/down state.
+class BackendNode {
+ public:
+  BackendNode(std::string id, std::string ip, uint16_t port)
+      : id_(std::move(id)), ip_(std::move(ip)), port_(port) {}
+
+  const std::string& id() const { return id_; }
+  void setId(std::string id) { id_ = std::move(id); }
+  const std::string& ip() const { return ip_; }
+  uint16_t port() const { return port_; }
+  std::string address() const;
+  // The node moved (same id, new IP: a rescheduled pod). Existing connections fail (callers
+  // decide what happens to their requests); new ones go to the new address.
+  void setAddress(std::string ip, uint16_t port);
+
+  std::vector<std::unique_ptr<BackendConn>>& conns() { return conns_; }
+  BackendConn& connFor(uint32_t hint) { return *conns_[hint % conns_.size()]; }
+  size_t inFlight() const;
+  void failAll(std::string_view reason);
+
+  // Health as seen by the proxy: down after a connection failure or timeout, up again after a probe
+  // (PING) answers. Requests for a down node wait (held) instead of piling onto a dead socket.
+  bool up() const { return up_; }
+  void markUp() {
+    up_ = true;
+    failures_ = 0;
+  }
+  void markDown(uint64_t now_ms, uint32_t backoff_min_ms, uint32_t backoff_max_ms);
+  bool probeDue(uint64_t now_ms) const { return !up_ && !probing_ && now_ms >= next_probe_ms_; }
+  bool probing_ = false;
+  uint64_t down_since_ms = 0;
+  uint64_t last_used_ms = 0;  // for dropping nodes that left the cluster
+
+ private:
+  std::string id_;
+  std::string ip_;
+  uint16_t port_;
+  std::vector<std::unique_ptr<BackendConn>> conns_;
+  bool up_ = true;
+  uint32_t failures_ = 0;
+  uint64_t next_probe_ms_ = 0;
+};
+
+}  // namespace slotproxy::backend

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slotproxy::client {
+class ClientConn;
+}
+
+namespace slotproxy::backend {
+
+class BackendNode;
+struct SplitState;
+
+// One command on its way through the proxy: a client's command, or one part of a split or
+// fanned-out command. Ownership: a top-level request belongs to its client's reply FIFO; when the
+// client goes away with the request still at a node or held, the request is orphaned (`client`
+// null) and whoever completes it frees it. A part belongs to its parent, which lives until its
+// last part completes.
+struct Request {
+  client::ClientConn* client = nullptr;  // top-level only; null once orphaned
+  Request* next = nullptr;               // next in the client's reply FIFO
+  Request* parent = nullptr;             // parts: the client-visible request
+  std::unique_ptr<SplitState> split;     // parents: the parts' plan and replies
+
+  std::string payload;  // the RESP command as sent to Redis
+  std::string reply;    // the reply frame, once done and waiting for earlier replies to leave
+
+  uint64_t start_ms = 0;     // loop time when the client's command was parsed
+  uint64_t hold_until = 0;   // loop time after which a held request is failed (0: not held)
+  uint64_t sent_ms = 0;      // loop time when the bytes were handed to the kernel
+  uint32_t conn_hint = 0;    // spreads clients over a node's connections
+  uint32_t part_index = 0;   // parts: index into the parent's SplitState
+  uint16_t slot = 0;         // the slot whose primary serves this request
+  uint16_t cmd_id = 0;       // command table id (metrics)
+  uint8_t redirects = 0;     // MOVED/ASK/TRYAGAIN followed so far
+  bool readonly = false;     // may be retried on another connection if the outcome is unknown
+  bool retried = false;      // a read already retried once after losing its connection
+  bool done = false;         // `reply` holds the answer
+  bool close_after = false;  // QUIT / protocol error: close the client after this reply
+  BackendNode* ask_target = nullptr;  // ASK redirect: send once, with ASKING, to this node
+};
+
+// The bookkeeping of a request split over several slots (MGET/MSET/DEL...) or fanned out to every
+// primary (DBSIZE, KEYS, FLUSHALL...).
+struct SplitState {
+  std::vector<std::string> replies;  // by part index
+  size_t remaining = 0;              // parts not yet answered
+  // Merges the part replies into the parent's reply (set by whoever split the request).
+  std::function<void(std::span<const std::string> replies, std::string* out)> merge;
+};
+
+}  // namespace slotproxy::backend

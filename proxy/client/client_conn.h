@@ -1,0 +1,91 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proxy/backend/request.h"
+#include "proxy/net/io_buf.h"
+#include "proxy/resp/decoder.h"
+
+namespace slotproxy::server {
+class Worker;
+}
+
+namespace slotproxy::client {
+
+// One downstream connection. Commands are parsed from the socket and handed to the worker; their
+// replies leave strictly in request order, whatever order the nodes answer in: a FIFO of requests
+// is flushed from the front, each reply appended once everything before it has left. Writes are
+// gathered per loop turn (flush() runs from the worker's check handle).
+//
+// Backpressure: reading stops while the output not yet taken by the client is above the high
+// watermark or too many requests are in flight, and resumes below the low watermark.
+class ClientConn {
+ public:
+  ClientConn(server::Worker& worker, uint64_t id);
+  ~ClientConn();
+  ClientConn(const ClientConn&) = delete;
+  ClientConn& operator=(const ClientConn&) = delete;
+
+  // Accepts from `server` and starts reading; false (and the caller deletes this) on failure.
+  bool accept(uv_stream_t* server);
+
+  uint64_t id() const { return id_; }
+  const std::string& name() const { return name_; }
+  void setName(std::string_view name) { name_.assign(name); }
+
+  // Adds a request at the back of the reply FIFO (ownership passes to the FIFO).
+  void enqueue(backend::Request* r);
+  // Adds an already answered request (a local reply or an error).
+  void enqueueReply(std::string_view reply, bool close_after = false);
+  // `r` (in this client's FIFO) is answered with `frame`. Replies are appended to the output as
+  // soon as everything before them has been.
+  void complete(backend::Request* r, std::string_view frame);
+
+  // Writes the gathered output (one write per loop turn).
+  void flush();
+  // Closes the connection; in-flight requests are orphaned and freed by whoever completes them.
+  void close();
+  size_t pending() const { return pending_; }
+
+ private:
+  void onRead(ssize_t nread, const uv_buf_t* buf);
+  void onWrite(int status);
+  // Parses and dispatches as many commands as limits allow; returns bytes consumed.
+  size_t process(std::string_view data);
+  void popDone();
+  void wantFlush();
+  void updateReading();
+  size_t outputBytes() const { return out_.size() + writing_.size(); }
+
+  server::Worker& worker_;
+  uint64_t id_;
+  uv_tcp_t tcp_;
+  uv_write_t write_req_;
+  std::string name_;  // CLIENT SETNAME
+
+  net::IoBuf in_;  // unparsed input (only a command not yet complete, or input paused by limits)
+  resp::RequestDecoder decoder_;
+
+  backend::Request* head_ = nullptr;  // reply FIFO
+  backend::Request* tail_ = nullptr;
+  size_t pending_ = 0;
+
+  std::string out_;      // replies gathered this turn
+  std::string writing_;  // bytes of the write in progress
+  bool write_active_ = false;
+  bool reading_ = false;
+  bool paused_ = false;       // reading stopped by backpressure
+  bool close_after_ = false;  // QUIT or protocol error: close once the output is flushed
+  bool input_done_ = false;   // a protocol error was answered: read nothing more
+  bool closing_ = false;
+  bool processing_ = false;
+
+ public:
+  bool in_flush_list = false;  // owned by the worker's flush list
+};
+
+}  // namespace slotproxy::client

@@ -1,0 +1,172 @@
+// slotproxy: one Redis endpoint in front of a Redis Cluster.
+#include <uv.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/net/log.h"
+#include "proxy/server/stats.h"
+#include "proxy/server/worker.h"
+#include "proxy/tools/nodes_conf.h"
+
+extern char** environ;
+
+namespace slotproxy {
+namespace {
+
+// A worker loop on its own thread. The main loop asks it to drain or stop through `async`.
+struct WorkerThread {
+  uv_loop_t loop;
+  uv_async_t async;
+  std::unique_ptr<server::Worker> worker;
+  std::thread thread;
+  std::atomic<int> command{0};  // 1: drain, 2: stop
+  std::atomic<bool> drained{false};
+  uv_async_t* notify = nullptr;  // main loop's async, poked when drained
+};
+
+struct MainState {
+  uv_loop_t* loop;
+  std::vector<std::unique_ptr<WorkerThread>> workers;
+  uv_signal_t sigterm;
+  uv_signal_t sigint;
+  uv_async_t drained;
+  bool stopping = false;
+};
+
+void stopWorkers(MainState& st) {
+  for (auto& w : st.workers) {
+    w->command.store(2);
+    uv_async_send(&w->async);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&st.sigterm), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st.sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st.drained), nullptr);
+}
+
+void onSignal(uv_signal_t* handle, int signum) {
+  auto* st = static_cast<MainState*>(handle->data);
+  if (st->stopping) {
+    if (signum == SIGINT) {
+      log::warn("second SIGINT: stopping now");
+      stopWorkers(*st);
+    }
+    return;
+  }
+  st->stopping = true;
+  log::info(signum == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining");
+  for (auto& w : st->workers) {
+    w->command.store(1);
+    uv_async_send(&w->async);
+  }
+}
+
+int run(const config::Config& cfg) {
+  std::signal(SIGPIPE, SIG_IGN);
+  log::setLevel(cfg.log_level);
+  server::Stats stats;
+  MainState st;
+  st.loop = uv_default_loop();
+
+  // Bind every worker first so that a bad --listen fails before anything runs.
+  for (int i = 0; i < cfg.threads; ++i) {
+    auto w = std::make_unique<WorkerThread>();
+    uv_loop_init(&w->loop);
+    w->notify = &st.drained;
+    w->worker = std::make_unique<server::Worker>(cfg, &w->loop, stats);
+    std::string error;
+    if (!w->worker->start(&error)) {
+      log::error(error);
+      return 1;
+    }
+    w->async.data = w.get();
+    uv_async_init(&w->loop, &w->async, [](uv_async_t* a) {
+      auto* self = static_cast<WorkerThread*>(a->data);
+      const int cmd = self->command.exchange(0);
+      if (cmd == 1) {
+        self->worker->drain([self] {
+          self->drained.store(true);
+          uv_async_send(self->notify);
+        });
+      } else if (cmd == 2) {
+        self->worker->shutdown();
+        uv_close(reinterpret_cast<uv_handle_t*>(&self->async), nullptr);
+      }
+    });
+    st.workers.push_back(std::move(w));
+  }
+  uv_signal_init(st.loop, &st.sigterm);
+  uv_signal_init(st.loop, &st.sigint);
+  st.sigterm.data = st.sigint.data = &st;
+  uv_signal_start(&st.sigterm, onSignal, SIGTERM);
+  uv_signal_start(&st.sigint, onSignal, SIGINT);
+  st.drained.data = &st;
+  uv_async_init(st.loop, &st.drained, [](uv_async_t* a) {
+    auto* s = static_cast<MainState*>(a->data);
+    for (auto& w : s->workers) {
+      if (!w->drained.load()) return;
+    }
+    log::info("drained: exiting");
+    stopWorkers(*s);
+  });
+
+  for (auto& w : st.workers) {
+    WorkerThread* self = w.get();
+    w->thread = std::thread([self] { uv_run(&self->loop, UV_RUN_DEFAULT); });
+  }
+  std::string seeds;
+  for (const auto& s : cfg.seeds) seeds += (seeds.empty() ? "" : ",") + s.str();
+  log::info("slotproxy listening on " + cfg.listen.str() + " (" + std::to_string(cfg.threads) +
+            " worker thread(s)), seeds " + seeds);
+
+  uv_run(st.loop, UV_RUN_DEFAULT);
+  for (auto& w : st.workers) {
+    w->thread.join();
+    w->worker.reset();
+    uv_run(&w->loop, UV_RUN_DEFAULT);  // close callbacks of what the worker's destructor closed
+    uv_loop_close(&w->loop);
+  }
+  uv_loop_close(st.loop);
+  return 0;
+}
+
+}  // namespace
+}  // namespace slotproxy
+
+int main(int argc, char** argv) {
+  using namespace slotproxy;
+  config::Config cfg;
+  const config::ParseResult parsed = config::parse(argc, argv, environ, &cfg);
+  if (!parsed.ok) {
+    std::cerr << "slotproxy: " << parsed.message << "\n";
+    return parsed.exit_code == 0 ? 2 : parsed.exit_code;
+  }
+  if (cfg.command == "help") {
+    std::cout << config::usage();
+    return 0;
+  }
+  if (cfg.command == "version") {
+    std::cout << "slotproxy " << SLOTPROXY_VERSION << "\n";
+    return 0;
+  }
+  if (cfg.command == "nodes-conf") {
+    tools::NodesConfOptions opts;
+    opts.file = cfg.nodes_conf_file;
+    opts.myself_ip = cfg.myself_ip;
+    opts.hosts_file = cfg.hosts_file;
+    opts.resolve_peers = cfg.resolve_peers;
+    opts.dry_run = cfg.dry_run;
+    return tools::runNodesConf(opts, std::cout, std::cerr);
+  }
+  if (cfg.command == "check") {
+    std::cerr << "slotproxy check: not implemented yet\n";
+    return 1;
+  }
+  return run(cfg);
+}

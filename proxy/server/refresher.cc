@@ -1,0 +1,216 @@
+#include "proxy/server/refresher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "proxy/backend/control_conn.h"
+#include "proxy/net/uv_util.h"
+#include "proxy/resp/decoder.h"
+#include "proxy/resp/value.h"
+#include "proxy/server/worker.h"
+
+namespace slotproxy::server {
+namespace {
+
+constexpr std::string_view kTopologyCommands =
+    "*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n"
+    "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n"
+    "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+constexpr size_t kAskAtOnce = 3;
+
+struct Candidate {
+  std::string ip;
+  uint16_t port;
+};
+
+}  // namespace
+
+struct Refresher::Round {
+  Trigger trigger;
+  std::vector<Candidate> candidates;
+  size_t next = 0;
+  size_t outstanding = 0;
+  size_t resolving = 0;
+  std::vector<cluster::TopologyAnswer> answers;
+  std::string last_error;
+};
+
+Refresher::Refresher(Worker& worker) : worker_(worker), alive_(std::make_shared<bool>(true)) {}
+
+Refresher::~Refresher() { *alive_ = false; }
+
+void Refresher::trigger(Trigger why) {
+  const uint64_t now = uv_now(worker_.loop());
+  const uint64_t earliest =
+      last_start_ms_ == 0 ? now : last_start_ms_ + worker_.config().refresh_min_interval_ms;
+  const uint64_t at = std::max(now, earliest);
+  if (due_ms_ == 0 || at < due_ms_) {
+    due_ms_ = at;
+    due_trigger_ = why;
+  }
+  if (!running_ && due_ms_ <= now) start();
+}
+
+void Refresher::tick(uint64_t now_ms) {
+  if (!running_ && due_ms_ == 0 && now_ms - last_done_ms_ >= worker_.config().refresh_interval_ms) {
+    due_ms_ = now_ms;
+    due_trigger_ = Trigger::kTimer;
+  }
+  if (!running_ && due_ms_ != 0 && now_ms >= due_ms_) start();
+}
+
+void Refresher::start() {
+  running_ = true;
+  const Trigger why = due_trigger_;
+  due_ms_ = 0;
+  last_start_ms_ = uv_now(worker_.loop());
+  worker_.stats().refreshes[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+
+  auto round = std::make_shared<Round>();
+  round->trigger = why;
+  // Nodes of the current map first (live primaries in random order), then the seeds.
+  if (cluster::SlotMapPtr map = worker_.slotMap()) {
+    std::vector<Candidate> known;
+    for (const cluster::NodeInfo& n : map->nodes()) {
+      if (n.health == cluster::Health::kOnline && !n.id.empty()) known.push_back({n.ip, n.port});
+    }
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::shuffle(known.begin(), known.end(), rng);
+    if (known.size() > kAskAtOnce) known.resize(kAskAtOnce);
+    round->candidates = std::move(known);
+  }
+  const auto& seeds = worker_.config().seeds;
+  round->resolving = seeds.size();
+  std::weak_ptr<bool> alive = alive_;
+  for (const auto& seed : seeds) {
+    struct Lookup {
+      uv_getaddrinfo_t req;
+      std::shared_ptr<Round> round;
+      Refresher* self;
+      std::weak_ptr<bool> alive;
+      uint16_t port;
+    };
+    auto* lookup = new Lookup{{}, round, this, alive, seed.port};
+    lookup->req.data = lookup;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const int rc = uv_getaddrinfo(
+        worker_.loop(), &lookup->req,
+        [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+          std::unique_ptr<Lookup> l(static_cast<Lookup*>(req->data));
+          if (status == 0) {
+            for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+              const std::string ip = net::ipString(ai->ai_addr);
+              if (ip.empty()) continue;
+              auto& c = l->round->candidates;
+              if (std::none_of(c.begin(), c.end(), [&](const Candidate& x) {
+                    return x.ip == ip && x.port == l->port;
+                  })) {
+                c.push_back({ip, l->port});
+              }
+            }
+          } else {
+            l->round->last_error = std::string("cannot resolve seed: ") + uv_strerror(status);
+          }
+          uv_freeaddrinfo(res);
+          const auto alive_now = l->alive.lock();
+          if (alive_now && *alive_now && --l->round->resolving == 0) {
+            l->self->onResolved(l->round);
+          }
+        },
+        seed.host.c_str(), nullptr, &hints);
+    if (rc != 0) {
+      delete lookup;
+      round->last_error = "cannot resolve seed " + seed.host + ": " + uv_strerror(rc);
+      --round->resolving;
+    }
+  }
+  if (round->resolving == 0) onResolved(round);
+}
+
+void Refresher::onResolved(std::shared_ptr<Round> round) { askNext(std::move(round)); }
+
+void Refresher::askNext(std::shared_ptr<Round> round) {
+  if (!round->answers.empty() || round->next >= round->candidates.size()) {
+    finish(std::move(round));
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  const size_t end = std::min(round->candidates.size(), round->next + kAskAtOnce);
+  for (; round->next < end; ++round->next) {
+    const Candidate c = round->candidates[round->next];
+    ++round->outstanding;
+    const uint32_t timeout =
+        std::max(worker_.config().connect_timeout_ms, worker_.config().request_timeout_ms);
+    backend::ControlConn::start(
+        worker_.loop(), c.ip, c.port, std::string(kTopologyCommands), 3, timeout,
+        [this, alive, round, c](bool ok, std::vector<std::string> frames, std::string error) {
+          const auto alive_now = alive.lock();
+          if (!alive_now || !*alive_now) return;
+          const std::string source = c.ip + ":" + std::to_string(c.port);
+          if (ok) {
+            resp::Value info;
+            resp::Value shards;
+            resp::Value slots;
+            cluster::TopologyAnswer answer;
+            answer.source = source;
+            std::string why;
+            if (resp::parseValue(frames[0], &info) && info.type != resp::Type::kError) {
+              answer.current_epoch = cluster::parseCurrentEpoch(info.str);
+            }
+            if (resp::parseValue(frames[1], &shards) && shards.type != resp::Type::kError) {
+              answer.map = cluster::parseClusterShards(shards, 0, &why);
+            } else if (resp::parseValue(frames[2], &slots) && slots.type != resp::Type::kError) {
+              answer.map = cluster::parseClusterSlots(slots, 0, &why);
+            } else {
+              why = "no CLUSTER SHARDS/SLOTS (is cluster mode enabled?)";
+            }
+            if (answer.map) {
+              round->answers.push_back(std::move(answer));
+            } else {
+              round->last_error = source + ": " + why;
+            }
+          } else {
+            round->last_error = error;
+          }
+          if (--round->outstanding == 0) askNext(round);
+        });
+  }
+}
+
+void Refresher::finish(std::shared_ptr<Round> round) {
+  running_ = false;
+  last_done_ms_ = uv_now(worker_.loop());
+  const std::optional<size_t> best = cluster::pickBest(round->answers);
+  {
+    std::lock_guard<std::mutex> lock(worker_.stats().mu);
+    worker_.stats().last_trigger = kTriggerNames[static_cast<size_t>(round->trigger)];
+    worker_.stats().last_refresh_unix_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    worker_.stats().last_refresh_error = best ? "" : round->last_error;
+  }
+  if (!best) {
+    worker_.stats().refresh_failures.fetch_add(1, std::memory_order_relaxed);
+    ++consecutive_failures_;
+    // Try again soon, backing off up to the periodic interval.
+    const uint64_t delay =
+        std::min<uint64_t>(static_cast<uint64_t>(worker_.config().refresh_min_interval_ms)
+                               << std::min<uint32_t>(consecutive_failures_, 6),
+                           worker_.config().refresh_interval_ms);
+    if (due_ms_ == 0) {
+      due_ms_ = last_done_ms_ + delay;
+      due_trigger_ = round->trigger;
+    }
+    return;
+  }
+  consecutive_failures_ = 0;
+  have_map_ = true;
+  worker_.installMap(round->answers[*best].map, kTriggerNames[static_cast<size_t>(round->trigger)]);
+  if (due_ms_ != 0 && due_ms_ <= uv_now(worker_.loop())) start();
+}
+
+}  // namespace slotproxy::server

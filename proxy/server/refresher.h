@@ -1,0 +1,51 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/cluster/refresh_policy.h"
+#include "proxy/server/stats.h"
+
+namespace slotproxy::server {
+
+class Worker;
+
+// Keeps the worker's slot map in step with the cluster. A refresh resolves the seeds again (DNS
+// names of a headless Service may point elsewhere now), asks up to three nodes of the current map
+// and the seeds for CLUSTER INFO + CLUSTER SHARDS (CLUSTER SLOTS on Redis < 7), keeps the answer
+// pickBest() prefers and hands it to Worker::installMap. A failed refresh changes nothing.
+// Triggers are debounced: at most one refresh runs, and a new one starts no sooner than
+// refresh-min-interval after the previous one.
+class Refresher {
+ public:
+  explicit Refresher(Worker& worker);
+  ~Refresher();
+
+  void trigger(Trigger why);
+  // From the worker's tick: starts a due refresh (the periodic one included).
+  void tick(uint64_t now_ms);
+  bool hasMap() const { return have_map_; }
+
+ private:
+  struct Round;
+  void start();
+  void onResolved(std::shared_ptr<Round> round);
+  void askNext(std::shared_ptr<Round> round);
+  void finish(std::shared_ptr<Round> round);
+
+  Worker& worker_;
+  std::shared_ptr<bool> alive_;  // callbacks of a refresh outliving the refresher see false
+  bool running_ = false;
+  bool have_map_ = false;
+  uint64_t due_ms_ = 0;  // 0: nothing requested
+  Trigger due_trigger_ = Trigger::kTimer;
+  uint64_t last_start_ms_ = 0;
+  uint64_t last_done_ms_ = 0;
+  uint32_t consecutive_failures_ = 0;
+};
+
+}  // namespace slotproxy::server

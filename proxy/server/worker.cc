@@ -1,0 +1,755 @@
+#include "proxy/server/worker.h"
+
+#include <algorithm>
+
+#include "proxy/backend/control_conn.h"
+#include "proxy/client/client_conn.h"
+#include "proxy/command/command_table.h"
+#include "proxy/net/uv_util.h"
+#include "proxy/resp/encoder.h"
+#include "proxy/resp/value.h"
+#include "proxy/router/redirect.h"
+#include "proxy/router/router.h"
+
+namespace slotproxy::server {
+
+using backend::BackendConn;
+using backend::BackendNode;
+using backend::Request;
+using client::ClientConn;
+
+namespace {
+
+constexpr uint64_t kTickMs = 100;
+constexpr uint32_t kMaxConnectsPerSecond = 100;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+std::string errorFrame(std::string_view message) {
+  std::string out;
+  resp::appendError(out, message);
+  return out;
+}
+
+std::string nodeKey(const std::string& id, const std::string& ip, uint16_t port) {
+  if (!id.empty()) return id;
+  return "@" + ip + ":" + std::to_string(port);
+}
+
+std::string describe(const BackendNode& node) {
+  if (node.id().empty()) return node.address();
+  return node.id().substr(0, 8) + " (" + node.address() + ")";
+}
+
+}  // namespace
+
+Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
+    : config_(config), loop_(loop), stats_(stats) {
+  limits_.max_bulk_len = config.proto_max_bulk_len;
+  limits_.max_array_len = config.max_multibulk_len;
+  refresher_ = std::make_unique<Refresher>(*this);
+}
+
+Worker::~Worker() {
+  for (Request* r : held_) delete r;
+  held_.clear();
+}
+
+bool Worker::start(std::string* error) {
+  listener_ = new uv_tcp_t;
+  uv_tcp_init(loop_, listener_);
+  listener_->data = this;
+  int rc =
+      net::bindListener(listener_, config_.listen.host, config_.listen.port, config_.threads > 1);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 1024, [](uv_stream_t* s, int status) {
+      static_cast<Worker*>(s->data)->onConnection(status);
+    });
+  }
+  if (rc != 0) {
+    *error = "cannot listen on " + config_.listen.str() + ": " + net::uvError(rc);
+    net::closeAndDelete(listener_);
+    listener_ = nullptr;
+    return false;
+  }
+  tick_ = new uv_timer_t;
+  uv_timer_init(loop_, tick_);
+  tick_->data = this;
+  uv_timer_start(
+      tick_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->onTick(); }, kTickMs, kTickMs);
+  check_ = new uv_check_t;
+  uv_check_init(loop_, check_);
+  check_->data = this;
+  uv_check_start(check_, [](uv_check_t* c) { static_cast<Worker*>(c->data)->onCheck(); });
+  refresher_->trigger(Trigger::kStartup);
+  return true;
+}
+
+void Worker::onConnection(int status) {
+  if (status != 0 || draining_) return;
+  auto* c = new ClientConn(*this, next_client_id_++);
+  if (!c->accept(reinterpret_cast<uv_stream_t*>(listener_))) return;  // c frees itself
+  if (clients_.size() >= config_.max_clients) {
+    c->enqueueReply("-ERR max number of clients reached\r\n", true);
+  }
+  clients_.insert(c);
+  stats_.client_connections.fetch_add(1, std::memory_order_relaxed);
+  stats_.client_connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::onClientClosed(ClientConn* client) {
+  clients_.erase(client);
+  stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::scheduleFlush(ClientConn* client) {
+  client->in_flush_list = true;
+  flush_clients_.push_back(client);
+}
+
+void Worker::wantFlush(BackendConn& conn) { flush_backends_.push_back(&conn); }
+
+void Worker::onCheck() {
+  // Flushing a client may resume its reading and queue more backend writes, and the other way
+  // round; loop until both lists are empty.
+  std::vector<BackendConn*> backends;
+  std::vector<ClientConn*> clients;
+  while (!flush_backends_.empty() || !flush_clients_.empty()) {
+    backends.swap(flush_backends_);
+    for (BackendConn* conn : backends) conn->flush();
+    backends.clear();
+    clients.swap(flush_clients_);
+    for (ClientConn* c : clients) {
+      c->in_flush_list = false;
+      c->flush();
+      if (draining_ && c->pending() == 0) c->close();
+    }
+    clients.clear();
+  }
+}
+
+void Worker::onTick() {
+  const uint64_t now = uv_now(loop_);
+  if (now - connect_window_start_ >= 1000) {
+    connect_window_start_ = now;
+    connects_this_second_ = 0;
+  }
+  for (auto& [key, node] : nodes_) {
+    for (auto& conn : node->conns()) conn->checkTimeouts(now, config_.request_timeout_ms);
+  }
+  for (BackendNode* node : route_) {
+    if (node != nullptr && node->probeDue(now)) probe(node);
+  }
+  releaseHeld();
+  refresher_->tick(now);
+  dropUnusedNodes();
+  if (draining_) {
+    for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) {
+      if (c->pending() == 0) c->close();
+    }
+    if ((clients_.empty() || now >= drain_deadline_) && drained_) {
+      auto done = std::move(drained_);
+      drained_ = nullptr;
+      done();
+    }
+  }
+}
+
+// ---- topology ------------------------------------------------------------------------------
+
+BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint16_t port) {
+  const std::string key = nodeKey(id, ip, port);
+  auto it = nodes_.find(key);
+  if (it == nodes_.end() && !id.empty()) {
+    // Known so far only by address (from a MOVED): now it has a name.
+    auto by_addr = nodes_.find(nodeKey("", ip, port));
+    if (by_addr != nodes_.end()) {
+      auto node = std::move(by_addr->second);
+      nodes_.erase(by_addr);
+      node->setId(id);
+      it = nodes_.emplace(key, std::move(node)).first;
+    }
+  }
+  if (it == nodes_.end()) {
+    auto node = std::make_unique<BackendNode>(id, ip, port);
+    const auto n = static_cast<size_t>(std::max(1, config_.backend_connections));
+    for (size_t i = 0; i < n; ++i) {
+      node->conns().push_back(std::make_unique<BackendConn>(loop_, *this, node.get(), limits_,
+                                                            config_.connect_timeout_ms));
+    }
+    it = nodes_.emplace(key, std::move(node)).first;
+  }
+  BackendNode* node = it->second.get();
+  node->setAddress(ip, port);  // the same node id at a new address: a rescheduled pod
+  node->last_used_ms = uv_now(loop_);
+  return node;
+}
+
+BackendNode* Worker::nodeByAddress(const std::string& ip, uint16_t port) {
+  for (auto& [key, node] : nodes_) {
+    if (node->ip() == ip && node->port() == port) return node.get();
+  }
+  return makeNode("", ip, port);
+}
+
+void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
+  (void)trigger;
+  cluster::SlotMapPtr old = map_;
+  map_ = map->withVersion(++map_version_);  // maps are numbered by this worker in install order
+  route_.assign(map_->nodes().size(), nullptr);
+  std::vector<bool> owns(map_->nodes().size(), false);
+  for (uint32_t s = 0; s < cluster::kSlotCount; ++s) {
+    const uint16_t o = map_->ownerOf(static_cast<uint16_t>(s));
+    if (o != cluster::SlotMap::kNoNode) owns[o] = true;
+  }
+  std::unordered_set<BackendNode*> primaries;
+  for (size_t i = 0; i < map_->nodes().size(); ++i) {
+    const cluster::NodeInfo& info = map_->node(static_cast<uint16_t>(i));
+    route_[i] = makeNode(info.id, info.ip, info.port);
+    if (owns[i] && info.health != cluster::Health::kFailed) primaries.insert(route_[i]);
+  }
+  // A node the map no longer names as a live primary is not trusted with what it still has in
+  // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
+  // Reads are retried elsewhere; writes get "outcome unknown".
+  for (auto& [key, node] : nodes_) {
+    if (primaries.count(node.get()) == 0 && node->inFlight() > 0) {
+      node->failAll("node " + describe(*node) + " is no longer a primary");
+    }
+  }
+  // Failover accounting: a primary of the old map that lost its slots to another node.
+  if (old) {
+    for (size_t i = 0; i < old->nodes().size(); ++i) {
+      const auto& n = old->node(static_cast<uint16_t>(i));
+      if (n.role != cluster::Role::kPrimary || n.id.empty()) continue;
+      const auto now_idx = map_->findById(n.id);
+      if (now_idx && map_->node(*now_idx).role == cluster::Role::kReplica) {
+        stats_.failovers.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_.mu);
+    stats_.map = map_;
+  }
+  releaseHeld();
+}
+
+BackendNode* Worker::nodeForSlot(uint16_t slot) {
+  if (!map_) return nullptr;
+  const uint16_t owner = map_->ownerOf(slot);
+  if (owner == cluster::SlotMap::kNoNode) return nullptr;
+  if (map_->node(owner).health == cluster::Health::kFailed) return nullptr;
+  return route_[owner];
+}
+
+void Worker::markNodeDown(BackendNode* node, std::string_view reason) {
+  (void)reason;
+  const bool was_up = node->up();
+  node->markDown(uv_now(loop_), config_.reconnect_backoff_min_ms, config_.reconnect_backoff_max_ms);
+  if (was_up) refresher_->trigger(Trigger::kConnError);
+}
+
+void Worker::probe(BackendNode* node) {
+  if (connects_this_second_ >= kMaxConnectsPerSecond) return;  // no connection storms
+  ++connects_this_second_;
+  stats_.backend_connect_attempts.fetch_add(1, std::memory_order_relaxed);
+  node->probing_ = true;
+  const std::string key = nodeKey(node->id(), node->ip(), node->port());
+  const uint32_t timeout = std::max(config_.connect_timeout_ms, config_.request_timeout_ms);
+  std::weak_ptr<bool> alive = alive_;
+  backend::ControlConn::start(
+      loop_, node->ip(), node->port(), "*1\r\n$4\r\nPING\r\n", 1, timeout,
+      [this, alive, key](bool ok, std::vector<std::string> frames, std::string) {
+        const auto a = alive.lock();
+        if (!a || !*a) return;
+        auto it = nodes_.find(key);
+        if (it == nodes_.end()) return;
+        BackendNode* n = it->second.get();
+        n->probing_ = false;
+        if (ok && frames.size() == 1 && frames[0].starts_with("+PONG")) {
+          n->markUp();
+          releaseHeld();
+        } else {
+          n->markDown(uv_now(loop_), config_.reconnect_backoff_min_ms,
+                      config_.reconnect_backoff_max_ms);
+        }
+      });
+}
+
+void Worker::dropUnusedNodes() {
+  std::unordered_set<BackendNode*> in_map(route_.begin(), route_.end());
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    BackendNode* n = it->second.get();
+    if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_) {
+      it = nodes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---- requests ------------------------------------------------------------------------------
+
+Request* Worker::newRequest(std::string_view raw, std::span<const std::string_view> args,
+                            const command::CommandInfo* cmd, bool with_payload) {
+  auto* r = new Request();
+  if (!with_payload) {
+    // A parent of parts: sends nothing itself.
+  } else if (raw.empty()) {
+    resp::appendCommand(r->payload, args);
+  } else {
+    r->payload.assign(raw);
+  }
+  r->start_ms = uv_now(loop_);
+  if (cmd != nullptr) {
+    r->cmd_id = cmd->id;
+    r->readonly = (cmd->flags & command::kReadonly) != 0 && (cmd->flags & command::kWrite) == 0;
+  }
+  return r;
+}
+
+void Worker::handleCommand(ClientConn& client, std::span<const std::string_view> args,
+                           std::string_view raw) {
+  stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
+  const router::Route route = router::route(args, &keys_);
+  switch (route.kind) {
+    case router::RouteKind::kError:
+      client.enqueueReply(errorFrame(route.error));
+      return;
+    case router::RouteKind::kLocal:
+      localCommand(client, args, *route.cmd);
+      return;
+    case router::RouteKind::kSplit:
+      splitCommand(client, args, *route.cmd);
+      return;
+    case router::RouteKind::kAllPrimaries:
+      fanOut(client, raw, args, *route.cmd);
+      return;
+    case router::RouteKind::kSlot:
+    case router::RouteKind::kAnyNode: {
+      Request* r = newRequest(raw, args, route.cmd);
+      r->slot = route.kind == router::RouteKind::kSlot ? route.slot : anySlot();
+      r->conn_hint = static_cast<uint32_t>(client.id());
+      client.enqueue(r);
+      dispatch(r);
+      return;
+    }
+  }
+}
+
+uint16_t Worker::anySlot() {
+  any_counter_ += 5471;  // a stride co-prime with 16384 visits every slot
+  return static_cast<uint16_t>(any_counter_ % cluster::kSlotCount);
+}
+
+void Worker::dispatch(Request* r) {
+  if (r->client == nullptr && r->parent == nullptr) {  // its client is gone: nobody waits
+    delete r;
+    return;
+  }
+  if (shutting_down_) {
+    fail(r, "ERR slotproxy is shutting down");
+    return;
+  }
+  BackendNode* node = r->ask_target;
+  const bool asking = node != nullptr;
+  r->ask_target = nullptr;
+  if (node == nullptr) {
+    node = nodeForSlot(r->slot);
+    if (node == nullptr) {
+      hold(r, "no primary");
+      return;
+    }
+  }
+  if (!node->up()) {
+    hold(r, "primary down");
+    return;
+  }
+  node->last_used_ms = uv_now(loop_);
+  node->connFor(r->conn_hint).send(r, asking);
+}
+
+void Worker::hold(Request* r, std::string_view why) {
+  (void)why;
+  const uint64_t now = uv_now(loop_);
+  if (r->hold_until == 0) r->hold_until = now + config_.failover_hold_ms;
+  if (held_.size() >= config_.hold_max_requests ||
+      held_bytes_ + r->payload.size() > config_.hold_max_bytes) {
+    fail(r, "CLUSTERDOWN slotproxy: no primary for slot " + std::to_string(r->slot) +
+                " and the hold queue is full (hold-max-requests/hold-max-bytes)");
+    return;
+  }
+  held_bytes_ += r->payload.size();
+  held_.push_back(r);
+  stats_.requests_held.store(held_.size(), std::memory_order_relaxed);
+}
+
+void Worker::releaseHeld() {
+  if (held_.empty()) return;
+  std::deque<Request*> batch;
+  batch.swap(held_);
+  held_bytes_ = 0;
+  const uint64_t now = uv_now(loop_);
+  for (Request* r : batch) {
+    if (r->hold_until != 0 && now >= r->hold_until) {
+      stats_.hold_timeouts.fetch_add(1, std::memory_order_relaxed);
+      fail(r, "CLUSTERDOWN slotproxy: slot " + std::to_string(r->slot) +
+                  " had no reachable primary within failover-hold (" +
+                  std::to_string(config_.failover_hold_ms) + " ms)");
+      continue;
+    }
+    dispatch(r);
+  }
+  stats_.requests_held.store(held_.size(), std::memory_order_relaxed);
+}
+
+void Worker::fail(Request* r, std::string_view message) { complete(r, errorFrame(message)); }
+
+void Worker::complete(Request* r, std::string_view frame) {
+  if (Request* parent = r->parent; parent != nullptr) {
+    backend::SplitState& split = *parent->split;
+    split.replies[r->part_index].assign(frame);
+    delete r;
+    if (--split.remaining > 0) return;
+    std::string merged;
+    split.merge(split.replies, &merged);
+    complete(parent, merged);
+    return;
+  }
+  if (r->client == nullptr) {
+    delete r;
+    return;
+  }
+  r->client->complete(r, frame);
+}
+
+void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
+  if (type == resp::Type::kError) {
+    handleErrorReply(conn, r, frame);
+    return;
+  }
+  complete(r, frame);
+}
+
+void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view frame) {
+  std::string_view message = frame.substr(1);
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  router::Redirect redirect;
+  if (router::parseRedirect(message, &redirect)) {
+    if (++r->redirects > config_.max_redirects) {
+      fail(r, "ERR slotproxy: too many redirects for slot " + std::to_string(redirect.slot) +
+                  " (last: " + std::string(message) + ")");
+      return;
+    }
+    if (redirect.host.empty()) redirect.host = conn.node()->ip();
+    if (redirect.kind == router::Redirect::Kind::kAsk) {
+      stats_.redirects_ask.fetch_add(1, std::memory_order_relaxed);
+      r->ask_target = nodeByAddress(redirect.host, redirect.port);
+      dispatch(r);
+      return;
+    }
+    stats_.redirects_moved.fetch_add(1, std::memory_order_relaxed);
+    BackendNode* current = nodeForSlot(redirect.slot);
+    if (current == nullptr || current->ip() != redirect.host || current->port() != redirect.port) {
+      // Fix this slot now; a full refresh (debounced) fixes the rest.
+      map_ = map_ ? map_->withSlotMoved(redirect.slot, redirect.host, redirect.port, ++map_version_)
+                  : nullptr;
+      if (map_) {
+        while (route_.size() < map_->nodes().size()) {
+          const auto& info = map_->node(static_cast<uint16_t>(route_.size()));
+          route_.push_back(makeNode(info.id, info.ip, info.port));
+        }
+      }
+      refresher_->trigger(Trigger::kMoved);
+    }
+    r->slot = redirect.slot;
+    dispatch(r);
+    return;
+  }
+  // Errors that mean "not executed, try again soon": hold and retry on the next tick or map.
+  const bool clusterdown = message.starts_with("CLUSTERDOWN");
+  const bool retry = clusterdown || message.starts_with("TRYAGAIN") ||
+                     message.starts_with("LOADING") || message.starts_with("MASTERDOWN") ||
+                     message.starts_with("READONLY");
+  if (retry) {  // until failover-hold runs out (then the hold sweep answers CLUSTERDOWN)
+    if (clusterdown || message.starts_with("READONLY")) refresher_->trigger(Trigger::kClusterDown);
+    hold(r, message);
+    return;
+  }
+  complete(r, frame);
+}
+
+void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
+                      std::string_view reason) {
+  BackendNode* node = conn.node();
+  markNodeDown(node, reason);
+  for (Request* r : sent) {
+    if (r->client == nullptr && r->parent == nullptr) {
+      delete r;
+    } else if (r->readonly && !r->retried) {
+      r->retried = true;
+      stats_.read_retries.fetch_add(1, std::memory_order_relaxed);
+      dispatch(r);
+    } else {
+      stats_.outcome_unknown.fetch_add(1, std::memory_order_relaxed);
+      fail(r, "ERR slotproxy: outcome unknown: the connection to node " + describe(*node) +
+                  " failed with this command in flight (" + std::string(reason) +
+                  "); it may or may not have been applied");
+    }
+  }
+  for (Request* r : unsent) dispatch(r);
+}
+
+// ---- split and fan-out -----------------------------------------------------------------------
+
+void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> args,
+                          const command::CommandInfo& cmd) {
+  auto plan = std::make_shared<router::SplitPlan>();
+  router::planSplit(cmd, args, keys_, plan.get());
+  Request* parent = newRequest({}, args, &cmd, /*with_payload=*/false);
+  parent->split = std::make_unique<backend::SplitState>();
+  parent->split->replies.resize(plan->parts.size());
+  parent->split->remaining = plan->parts.size();
+  parent->split->merge = [plan](std::span<const std::string> replies, std::string* out) {
+    router::mergeReplies(*plan, replies, out);
+  };
+  client.enqueue(parent);
+  std::vector<Request*> parts;
+  parts.reserve(plan->parts.size());
+  for (size_t i = 0; i < plan->parts.size(); ++i) {
+    auto* part = new Request();
+    router::encodePart(args, keys_, *plan, plan->parts[i], &part->payload);
+    part->parent = parent;
+    part->part_index = static_cast<uint32_t>(i);
+    part->slot = plan->parts[i].slot;
+    part->start_ms = parent->start_ms;
+    part->cmd_id = parent->cmd_id;
+    part->readonly = parent->readonly;
+    part->conn_hint = static_cast<uint32_t>(client.id());
+    parts.push_back(part);
+  }
+  // The last dispatch may complete the parent (and free it): touch nothing after the loop.
+  for (Request* part : parts) dispatch(part);
+}
+
+namespace {
+
+void mergeFanOut(command::Merge kind, std::span<const std::string> replies, std::string* out) {
+  for (const std::string& reply : replies) {
+    if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
+      out->append(reply);
+      return;
+    }
+  }
+  std::vector<resp::Value> values(replies.size());
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (!resp::parseValue(replies[i], &values[i])) {
+      resp::appendError(*out, "ERR slotproxy: malformed reply while merging");
+      return;
+    }
+  }
+  switch (kind) {
+    case command::Merge::kSumIntegers: {
+      int64_t sum = 0;
+      for (const auto& v : values) sum += v.integer;
+      resp::appendInteger(*out, sum);
+      return;
+    }
+    case command::Merge::kConcatArrays: {
+      size_t n = 0;
+      for (const auto& v : values) n += v.elements.size();
+      resp::appendArrayHeader(*out, n);
+      for (const auto& v : values) {
+        for (const auto& e : v.elements) out->append(e.raw);
+      }
+      return;
+    }
+    case command::Merge::kAndIntegerArrays: {
+      const size_t n = values.empty() ? 0 : values[0].elements.size();
+      resp::appendArrayHeader(*out, n);
+      for (size_t i = 0; i < n; ++i) {
+        int64_t all = 1;
+        for (const auto& v : values) {
+          if (i >= v.elements.size() || v.elements[i].integer == 0) all = 0;
+        }
+        resp::appendInteger(*out, all);
+      }
+      return;
+    }
+    case command::Merge::kAllOk:
+    case command::Merge::kFirstReply:
+    case command::Merge::kNone:
+      out->append(replies.empty() ? std::string_view("+OK\r\n") : std::string_view(replies[0]));
+      return;
+  }
+}
+
+}  // namespace
+
+void Worker::fanOut(ClientConn& client, std::string_view raw,
+                    std::span<const std::string_view> args, const command::CommandInfo& cmd) {
+  std::vector<uint16_t> slots;  // one slot per primary: the part follows that slot's owner
+  if (map_) {
+    std::vector<bool> seen(map_->nodes().size(), false);
+    for (uint32_t s = 0; s < cluster::kSlotCount; ++s) {
+      const uint16_t o = map_->ownerOf(static_cast<uint16_t>(s));
+      if (o != cluster::SlotMap::kNoNode && !seen[o]) {
+        seen[o] = true;
+        slots.push_back(static_cast<uint16_t>(s));
+      }
+    }
+  }
+  if (slots.empty()) {
+    client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no cluster topology yet"));
+    return;
+  }
+  Request* parent = newRequest({}, args, &cmd, /*with_payload=*/false);
+  std::string payload(raw);
+  if (payload.empty()) resp::appendCommand(payload, args);
+  parent->split = std::make_unique<backend::SplitState>();
+  parent->split->replies.resize(slots.size());
+  parent->split->remaining = slots.size();
+  const command::Merge merge = cmd.merge;
+  parent->split->merge = [merge](std::span<const std::string> replies, std::string* out) {
+    mergeFanOut(merge, replies, out);
+  };
+  client.enqueue(parent);
+  std::vector<Request*> parts;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto* part = new Request();
+    part->payload = payload;
+    part->parent = parent;
+    part->part_index = static_cast<uint32_t>(i);
+    part->slot = slots[i];
+    part->start_ms = parent->start_ms;
+    part->cmd_id = parent->cmd_id;
+    part->readonly = parent->readonly;
+    part->conn_hint = static_cast<uint32_t>(client.id());
+    parts.push_back(part);
+  }
+  for (Request* part : parts) dispatch(part);
+}
+
+// ---- commands answered by the proxy ------------------------------------------------------------
+
+void Worker::localCommand(ClientConn& client, std::span<const std::string_view> args,
+                          const command::CommandInfo& cmd) {
+  std::string out;
+  const std::string_view name = cmd.name;
+  if (name == "ping") {
+    if (args.size() == 1) {
+      out = "+PONG\r\n";
+    } else {
+      resp::appendBulk(out, args[1]);
+    }
+  } else if (name == "echo") {
+    resp::appendBulk(out, args[1]);
+  } else if (name == "select") {
+    out = args[1] == "0" ? "+OK\r\n" : errorFrame("ERR SELECT is not allowed in cluster mode");
+  } else if (name == "quit") {
+    client.enqueueReply("+OK\r\n", true);
+    return;
+  } else if (name == "reset") {
+    client.setName("");
+    out = "+RESET\r\n";
+  } else if (name == "hello") {
+    size_t i = 1;
+    if (args.size() > 1) {
+      if (args[1] != "2" && args[1] != "3") {
+        client.enqueueReply(errorFrame("ERR Protocol version is not an integer or out of range"));
+        return;
+      }
+      if (args[1] == "3") {
+        client.enqueueReply(
+            errorFrame("NOPROTO sorry, this protocol version is not supported by slotproxy"));
+        return;
+      }
+      i = 2;
+    }
+    for (; i < args.size(); ++i) {
+      if (iequals(args[i], "SETNAME") && i + 1 < args.size()) {
+        client.setName(args[++i]);
+      } else if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
+        client.enqueueReply(errorFrame("ERR AUTH is not supported by slotproxy"));
+        return;
+      } else {
+        client.enqueueReply(
+            errorFrame("ERR Syntax error in HELLO option '" + std::string(args[i]) + "'"));
+        return;
+      }
+    }
+    resp::appendArrayHeader(out, 14);
+    resp::appendBulk(out, "server");
+    resp::appendBulk(out, "redis");
+    resp::appendBulk(out, "version");
+    resp::appendBulk(out, "7.0.15");
+    resp::appendBulk(out, "proto");
+    resp::appendInteger(out, 2);
+    resp::appendBulk(out, "id");
+    resp::appendInteger(out, static_cast<int64_t>(client.id()));
+    resp::appendBulk(out, "mode");
+    resp::appendBulk(out, "standalone");
+    resp::appendBulk(out, "role");
+    resp::appendBulk(out, "master");
+    resp::appendBulk(out, "modules");
+    resp::appendArrayHeader(out, 0);
+  } else if (name == "client|setname") {
+    if (args[2].find_first_of(" \n\r") != std::string_view::npos) {
+      out = errorFrame("ERR Client names cannot contain spaces, newlines or special characters.");
+    } else {
+      client.setName(args[2]);
+      out = "+OK\r\n";
+    }
+  } else if (name == "client|getname") {
+    if (client.name().empty()) {
+      resp::appendNullBulk(out);
+    } else {
+      resp::appendBulk(out, client.name());
+    }
+  } else if (name == "client|id") {
+    resp::appendInteger(out, static_cast<int64_t>(client.id()));
+  } else if (name == "client|setinfo") {
+    out = "+OK\r\n";
+  } else {
+    out = errorFrame("ERR slotproxy: '" + std::string(name) + "' has no local implementation");
+  }
+  client.enqueueReply(out);
+}
+
+// ---- lifecycle -----------------------------------------------------------------------------
+
+void Worker::drain(std::function<void()> done) {
+  draining_ = true;
+  drained_ = std::move(done);
+  drain_deadline_ = uv_now(loop_) + config_.drain_timeout_ms;
+  if (listener_ != nullptr) {
+    net::closeAndDelete(listener_);
+    listener_ = nullptr;
+  }
+}
+
+void Worker::shutdown() {
+  shutting_down_ = true;
+  *alive_ = false;
+  if (listener_ != nullptr) net::closeAndDelete(listener_);
+  if (tick_ != nullptr) net::closeAndDelete(tick_);
+  if (check_ != nullptr) net::closeAndDelete(check_);
+  listener_ = nullptr;
+  tick_ = nullptr;
+  check_ = nullptr;
+  for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) c->close();
+  for (auto& [key, node] : nodes_) node->failAll("proxy shutting down");
+  nodes_.clear();
+  route_.clear();
+  refresher_.reset();
+  for (Request* r : held_) delete r;
+  held_.clear();
+}
+
+}  // namespace slotproxy::server

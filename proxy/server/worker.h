@@ -1,0 +1,135 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/backend/backend_conn.h"
+#include "proxy/backend/backend_node.h"
+#include "proxy/cluster/slot_map.h"
+#include "proxy/command/command_table.h"
+#include "proxy/resp/limits.h"
+#include "proxy/server/refresher.h"
+#include "proxy/server/stats.h"
+
+namespace slotproxy::client {
+class ClientConn;
+}
+
+namespace slotproxy::server {
+
+// One event loop's worth of proxy: a listener, its client connections, a pool of pipelined
+// connections to every Redis node, the current slot map and the requests held while a slot has
+// no reachable primary. Everything here runs on the loop's thread.
+class Worker : public backend::BackendEvents {
+ public:
+  Worker(const config::Config& config, uv_loop_t* loop, Stats& stats);
+  ~Worker() override;
+
+  // Binds the listener and starts the first topology refresh. False with *error on failure.
+  bool start(std::string* error);
+  // SIGTERM: stop accepting; close each client once its replies are out; `done` when no client is
+  // left or after the drain timeout.
+  void drain(std::function<void()> done);
+  // Closes every handle so that uv_run returns.
+  void shutdown();
+
+  const config::Config& config() const { return config_; }
+  const resp::Limits& respLimits() const { return limits_; }
+  uv_loop_t* loop() const { return loop_; }
+  cluster::SlotMapPtr slotMap() const { return map_; }
+  Refresher& refresher() { return *refresher_; }
+  Stats& stats() { return stats_; }
+
+  // From ClientConn: one parsed command. `raw` is its RESP bytes (empty for inline commands,
+  // which are re-encoded).
+  void handleCommand(client::ClientConn& client, std::span<const std::string_view> args,
+                     std::string_view raw);
+  void scheduleFlush(client::ClientConn* client);
+  void onClientClosed(client::ClientConn* client);
+  void countBytesOut(size_t n) { stats_.bytes_out.fetch_add(n, std::memory_order_relaxed); }
+
+  // From Refresher: a new validated map.
+  void installMap(cluster::SlotMapPtr map, std::string_view trigger);
+
+  // BackendEvents
+  void onReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
+               resp::Type type) override;
+  void onFailed(backend::BackendConn& conn, std::deque<backend::Request*> unsent,
+                std::deque<backend::Request*> sent, std::string_view reason) override;
+  void wantFlush(backend::BackendConn& conn) override;
+
+ private:
+  void onConnection(int status);
+  void onTick();
+  void onCheck();
+
+  // Sends `r` to the primary of r->slot (or r->ask_target), or holds it while there is none.
+  void dispatch(backend::Request* r);
+  void hold(backend::Request* r, std::string_view why);
+  void releaseHeld();
+  // Answers `r` (a top-level request or a part) with `frame`.
+  void complete(backend::Request* r, std::string_view frame);
+  void fail(backend::Request* r, std::string_view message);  // message: without '-'
+  void localCommand(client::ClientConn& client, std::span<const std::string_view> args,
+                    const command::CommandInfo& cmd);
+  void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,
+                    const command::CommandInfo& cmd);
+  void fanOut(client::ClientConn& client, std::string_view raw,
+              std::span<const std::string_view> args, const command::CommandInfo& cmd);
+  // A request for `args`, sent as `raw` (or re-encoded from args when raw is empty).
+  backend::Request* newRequest(std::string_view raw, std::span<const std::string_view> args,
+                               const command::CommandInfo* cmd, bool with_payload = true);
+  uint16_t anySlot();
+  void handleErrorReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame);
+
+  backend::BackendNode* nodeForSlot(uint16_t slot);
+  backend::BackendNode* nodeByAddress(const std::string& ip, uint16_t port);
+  backend::BackendNode* makeNode(const std::string& id, const std::string& ip, uint16_t port);
+  void probe(backend::BackendNode* node);
+  void markNodeDown(backend::BackendNode* node, std::string_view reason);
+  void dropUnusedNodes();
+
+  const config::Config& config_;
+  resp::Limits limits_;
+  uv_loop_t* loop_;
+  Stats& stats_;
+  uv_tcp_t* listener_ = nullptr;
+  uv_timer_t* tick_ = nullptr;
+  uv_check_t* check_ = nullptr;
+  std::unique_ptr<Refresher> refresher_;
+
+  cluster::SlotMapPtr map_;
+  std::vector<backend::BackendNode*> route_;  // map_ node index -> node
+  std::unordered_map<std::string, std::unique_ptr<backend::BackendNode>>
+      nodes_;  // by id or "@ip:port"
+  std::deque<backend::Request*> held_;
+  size_t held_bytes_ = 0;
+  uint64_t map_version_ = 0;
+
+  std::unordered_set<client::ClientConn*> clients_;
+  uint64_t next_client_id_ = 1;
+  std::vector<client::ClientConn*> flush_clients_;
+  std::vector<backend::BackendConn*> flush_backends_;
+  std::vector<uint32_t> keys_;  // scratch for the router
+  uint32_t any_counter_ = 0;
+  uint32_t connects_this_second_ = 0;
+  uint64_t connect_window_start_ = 0;
+  bool draining_ = false;
+  bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // seen by async callbacks
+  std::function<void()> drained_;
+  uint64_t drain_deadline_ = 0;
+};
+
+}  // namespace slotproxy::server
