@@ -30,18 +30,19 @@ struct Request {
   std::string payload;  // the RESP command as sent to Redis
   std::string reply;    // the reply frame, once done and waiting for earlier replies to leave
 
-  uint64_t start_ms = 0;     // loop time when the client's command was parsed
-  uint64_t hold_until = 0;   // loop time after which a held request is failed (0: not held)
-  uint64_t sent_ms = 0;      // loop time when the bytes were handed to the kernel
-  uint32_t conn_hint = 0;    // spreads clients over a node's connections
-  uint32_t part_index = 0;   // parts: index into the parent's SplitState
-  uint16_t slot = 0;         // the slot whose primary serves this request
-  uint16_t cmd_id = 0;       // command table id (metrics)
-  uint8_t redirects = 0;     // MOVED/ASK/TRYAGAIN followed so far
-  bool readonly = false;     // may be retried on another connection if the outcome is unknown
-  bool retried = false;      // a read already retried once after losing its connection
-  bool done = false;         // `reply` holds the answer
-  bool close_after = false;  // QUIT / protocol error: close the client after this reply
+  uint64_t start_ns = 0;      // uv_hrtime() when the client's command was parsed
+  uint64_t hold_until = 0;    // loop time after which a held request is failed (0: not held)
+  uint64_t sent_ms = 0;       // loop time when the bytes were handed to the kernel
+  uint32_t conn_hint = 0;     // spreads clients over a node's connections
+  uint32_t part_index = 0;    // parts: index into the parent's SplitState
+  uint16_t slot = 0;          // the slot whose primary serves this request
+  uint16_t cmd_id = 0;        // command table id (metrics)
+  uint8_t redirects = 0;      // MOVED/ASK/TRYAGAIN followed so far
+  bool readonly = false;      // may be retried on another connection if the outcome is unknown
+  bool retried = false;       // a read already retried once after losing its connection
+  bool done = false;          // `reply` holds the answer
+  bool close_after = false;   // QUIT / protocol error: close the client after this reply
+  uint8_t error_kind = 0xFF;  // server::ErrorKind of an error the proxy answered with
   BackendNode* ask_target = nullptr;  // ASK redirect: send once, with ASKING, to this node
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -14,6 +15,45 @@ namespace slotproxy::server {
 enum class Trigger : uint8_t { kStartup, kTimer, kMoved, kAsk, kConnError, kClusterDown, kManual };
 inline constexpr std::array<std::string_view, 7> kTriggerNames = {
     "startup", "timer", "moved", "ask", "conn_error", "clusterdown", "manual"};
+
+// Kinds of client-visible errors (metrics label `kind`).
+enum class ErrorKind : uint8_t {
+  kRedis,           // Redis answered with an error (WRONGTYPE, ...)
+  kRouting,         // refused by the proxy: unknown, wrong arity, CROSSSLOT, unsupported
+  kOutcomeUnknown,  // the connection died with the command in flight
+  kHoldTimeout,     // no primary for the slot within failover-hold
+  kRedirectLimit,   // too many MOVED/ASK
+  kHoldFull,        // the hold queue was full
+  kShutdown,
+};
+inline constexpr std::array<std::string_view, 7> kErrorKindNames = {
+    "redis",          "routing",   "outcome_unknown", "hold_timeout",
+    "redirect_limit", "hold_full", "shutdown"};
+
+// Upper bounds (seconds) of the command latency histogram buckets; +Inf is implicit.
+inline constexpr std::array<double, 15> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                           0.005,  0.01,    0.025,  0.05,  0.1,
+                                                           0.25,   0.5,     1.0,    2.5,   10.0};
+
+// Upper bounds (seconds) of the failover duration histogram.
+inline constexpr std::array<double, 11> kFailoverBuckets = {0.5, 1,  2,  3,  5, 7.5,
+                                                            10,  15, 20, 30, 60};
+
+struct CommandStats {
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> latency_sum_ns{0};
+  std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> latency{};  // last: +Inf
+  std::array<std::atomic<uint64_t>, kErrorKindNames.size()> errors{};
+
+  void record(uint64_t latency_ns) {
+    calls.fetch_add(1, std::memory_order_relaxed);
+    latency_sum_ns.fetch_add(latency_ns, std::memory_order_relaxed);
+    size_t b = 0;
+    const double secs = static_cast<double>(latency_ns) / 1e9;
+    while (b < kLatencyBuckets.size() && secs > kLatencyBuckets[b]) ++b;
+    latency[b].fetch_add(1, std::memory_order_relaxed);
+  }
+};
 
 // Process-wide counters, written by the worker loops with relaxed atomics and read by the admin
 // server. Per-command families live in metrics/ (registered once, references kept).
@@ -32,6 +72,18 @@ struct Stats {
   std::atomic<uint64_t> failovers{0};
   std::array<std::atomic<uint64_t>, kTriggerNames.size()> refreshes{};
   std::atomic<uint64_t> refresh_failures{0};
+  std::atomic<uint64_t> unknown_commands{0};
+  // Failover timing: seconds from a primary lost (connection failure or marked failed) until its
+  // slots were served by another primary.
+  std::array<std::atomic<uint64_t>, kFailoverBuckets.size() + 1> failover_seconds{};  // last: +Inf
+  std::atomic<uint64_t> failover_seconds_sum_ms{0};
+  std::atomic<uint64_t> failover_seconds_count{0};
+
+  // Per command, indexed by command::CommandInfo::id (command::count() entries).
+  std::unique_ptr<CommandStats[]> commands;
+  size_t command_count = 0;
+
+  Stats();
 
   // The current map and how it was obtained, for /topology and /readyz.
   mutable std::mutex mu;

@@ -304,7 +304,7 @@ Request* Worker::newRequest(std::string_view raw, std::span<const std::string_vi
   } else {
     r->payload.assign(raw);
   }
-  r->start_ms = uv_now(loop_);
+  r->start_ns = uv_hrtime();
   if (cmd != nullptr) {
     r->cmd_id = cmd->id;
     r->readonly = (cmd->flags & command::kReadonly) != 0 && (cmd->flags & command::kWrite) == 0;
@@ -318,9 +318,17 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
   const router::Route route = router::route(args, &keys_);
   switch (route.kind) {
     case router::RouteKind::kError:
+      if (route.cmd != nullptr && route.cmd->id < stats_.command_count) {
+        CommandStats& cs = stats_.commands[route.cmd->id];
+        cs.calls.fetch_add(1, std::memory_order_relaxed);
+        cs.errors[static_cast<size_t>(ErrorKind::kRouting)].fetch_add(1, std::memory_order_relaxed);
+      } else {
+        stats_.unknown_commands.fetch_add(1, std::memory_order_relaxed);
+      }
       client.enqueueReply(errorFrame(route.error));
       return;
     case router::RouteKind::kLocal:
+      stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
       localCommand(client, args, *route.cmd);
       return;
     case router::RouteKind::kSplit:
@@ -352,7 +360,7 @@ void Worker::dispatch(Request* r) {
     return;
   }
   if (shutting_down_) {
-    fail(r, "ERR slotproxy is shutting down");
+    fail(r, "ERR slotproxy is shutting down", ErrorKind::kShutdown);
     return;
   }
   BackendNode* node = r->ask_target;
@@ -379,8 +387,10 @@ void Worker::hold(Request* r, std::string_view why) {
   if (r->hold_until == 0) r->hold_until = now + config_.failover_hold_ms;
   if (held_.size() >= config_.hold_max_requests ||
       held_bytes_ + r->payload.size() > config_.hold_max_bytes) {
-    fail(r, "CLUSTERDOWN slotproxy: no primary for slot " + std::to_string(r->slot) +
-                " and the hold queue is full (hold-max-requests/hold-max-bytes)");
+    fail(r,
+         "CLUSTERDOWN slotproxy: no primary for slot " + std::to_string(r->slot) +
+             " and the hold queue is full (hold-max-requests/hold-max-bytes)",
+         ErrorKind::kHoldFull);
     return;
   }
   held_bytes_ += r->payload.size();
@@ -397,9 +407,11 @@ void Worker::releaseHeld() {
   for (Request* r : batch) {
     if (r->hold_until != 0 && now >= r->hold_until) {
       stats_.hold_timeouts.fetch_add(1, std::memory_order_relaxed);
-      fail(r, "CLUSTERDOWN slotproxy: slot " + std::to_string(r->slot) +
-                  " had no reachable primary within failover-hold (" +
-                  std::to_string(config_.failover_hold_ms) + " ms)");
+      fail(r,
+           "CLUSTERDOWN slotproxy: slot " + std::to_string(r->slot) +
+               " had no reachable primary within failover-hold (" +
+               std::to_string(config_.failover_hold_ms) + " ms)",
+           ErrorKind::kHoldTimeout);
       continue;
     }
     dispatch(r);
@@ -407,7 +419,10 @@ void Worker::releaseHeld() {
   stats_.requests_held.store(held_.size(), std::memory_order_relaxed);
 }
 
-void Worker::fail(Request* r, std::string_view message) { complete(r, errorFrame(message)); }
+void Worker::fail(Request* r, std::string_view message, ErrorKind kind) {
+  r->error_kind = static_cast<uint8_t>(kind);
+  complete(r, errorFrame(message));
+}
 
 void Worker::complete(Request* r, std::string_view frame) {
   if (Request* parent = r->parent; parent != nullptr) {
@@ -419,6 +434,15 @@ void Worker::complete(Request* r, std::string_view frame) {
     split.merge(split.replies, &merged);
     complete(parent, merged);
     return;
+  }
+  if (r->cmd_id < stats_.command_count) {
+    CommandStats& cs = stats_.commands[r->cmd_id];
+    cs.record(uv_hrtime() - r->start_ns);
+    if (!frame.empty() && (frame[0] == '-' || frame[0] == '!')) {
+      const size_t kind =
+          r->error_kind == 0xFF ? static_cast<size_t>(ErrorKind::kRedis) : r->error_kind;
+      cs.errors[kind].fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (r->client == nullptr) {
     delete r;
@@ -443,8 +467,10 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
   router::Redirect redirect;
   if (router::parseRedirect(message, &redirect)) {
     if (++r->redirects > config_.max_redirects) {
-      fail(r, "ERR slotproxy: too many redirects for slot " + std::to_string(redirect.slot) +
-                  " (last: " + std::string(message) + ")");
+      fail(r,
+           "ERR slotproxy: too many redirects for slot " + std::to_string(redirect.slot) +
+               " (last: " + std::string(message) + ")",
+           ErrorKind::kRedirectLimit);
       return;
     }
     if (redirect.host.empty()) redirect.host = conn.node()->ip();
@@ -498,9 +524,11 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
       dispatch(r);
     } else {
       stats_.outcome_unknown.fetch_add(1, std::memory_order_relaxed);
-      fail(r, "ERR slotproxy: outcome unknown: the connection to node " + describe(*node) +
-                  " failed with this command in flight (" + std::string(reason) +
-                  "); it may or may not have been applied");
+      fail(r,
+           "ERR slotproxy: outcome unknown: the connection to node " + describe(*node) +
+               " failed with this command in flight (" + std::string(reason) +
+               "); it may or may not have been applied",
+           ErrorKind::kOutcomeUnknown);
     }
   }
   for (Request* r : unsent) dispatch(r);
@@ -528,7 +556,7 @@ void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> 
     part->parent = parent;
     part->part_index = static_cast<uint32_t>(i);
     part->slot = plan->parts[i].slot;
-    part->start_ms = parent->start_ms;
+    part->start_ns = parent->start_ns;
     part->cmd_id = parent->cmd_id;
     part->readonly = parent->readonly;
     part->conn_hint = static_cast<uint32_t>(client.id());
@@ -627,7 +655,7 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
     part->parent = parent;
     part->part_index = static_cast<uint32_t>(i);
     part->slot = slots[i];
-    part->start_ms = parent->start_ms;
+    part->start_ns = parent->start_ns;
     part->cmd_id = parent->cmd_id;
     part->readonly = parent->readonly;
     part->conn_hint = static_cast<uint32_t>(client.id());
@@ -716,6 +744,8 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     resp::appendInteger(out, static_cast<int64_t>(client.id()));
   } else if (name == "client|setinfo") {
     out = "+OK\r\n";
+  } else if (name == "cluster|keyslot") {
+    resp::appendInteger(out, cluster::keySlot(args[2]));
   } else {
     out = errorFrame("ERR slotproxy: '" + std::string(name) + "' has no local implementation");
   }

@@ -80,7 +80,8 @@ class Worker : public backend::BackendEvents {
   void releaseHeld();
   // Answers `r` (a top-level request or a part) with `frame`.
   void complete(backend::Request* r, std::string_view frame);
-  void fail(backend::Request* r, std::string_view message);  // message: without '-'
+  // Answers `r` with an error the proxy produced (message without '-').
+  void fail(backend::Request* r, std::string_view message, ErrorKind kind);
   void localCommand(client::ClientConn& client, std::span<const std::string_view> args,
                     const command::CommandInfo& cmd);
   void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,
