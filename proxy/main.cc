@@ -121,7 +121,10 @@ int run(const config::Config& cfg) {
     w->thread = std::thread([self] { uv_run(&self->loop, UV_RUN_DEFAULT); });
   }
   std::string seeds;
-  for (const auto& s : cfg.seeds) seeds += (seeds.empty() ? "" : ",") + s.str();
+  for (const auto& s : cfg.seeds) {
+    if (!seeds.empty()) seeds += ',';
+    seeds += s.str();
+  }
   log::info("slotproxy listening on " + cfg.listen.str() + " (" + std::to_string(cfg.threads) +
             " worker thread(s)), seeds " + seeds);
 

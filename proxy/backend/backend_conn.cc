@@ -1,6 +1,7 @@
 #include "proxy/backend/backend_conn.h"
 
 #include "proxy/backend/backend_node.h"
+#include "proxy/net/event_clock.h"
 #include "proxy/net/uv_util.h"
 
 namespace slotproxy::backend {
@@ -154,6 +155,7 @@ void BackendConn::onConnect(int status) {
 
 void BackendConn::onRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0) return;
+  net::markEventTime();
   if (nread < 0) {
     fail(nread == UV_EOF
              ? "connection to " + node_->address() + " closed by the node"

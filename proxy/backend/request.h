@@ -22,6 +22,11 @@ struct SplitState;
 // null) and whoever completes it frees it. A part belongs to its parent, which lives until its
 // last part completes.
 struct Request {
+  // Requests are recycled through a per-thread free list (with their buffers' capacity): one
+  // allocation per request is measurable at a few hundred thousand requests per second.
+  static Request* make();
+  static void release(Request* r);
+
   client::ClientConn* client = nullptr;  // top-level only; null once orphaned
   Request* next = nullptr;               // next in the client's reply FIFO
   Request* parent = nullptr;             // parts: the client-visible request

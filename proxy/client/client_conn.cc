@@ -1,5 +1,6 @@
 #include "proxy/client/client_conn.h"
 
+#include "proxy/net/event_clock.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/server/worker.h"
 
@@ -70,6 +71,7 @@ void ClientConn::updateReading() {
 
 void ClientConn::onRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0) return;
+  net::markEventTime();
   if (nread < 0) {
     close();
     return;
@@ -136,7 +138,7 @@ void ClientConn::enqueue(backend::Request* r) {
 }
 
 void ClientConn::enqueueReply(std::string_view reply, bool close_after) {
-  auto* r = new backend::Request();
+  auto* r = backend::Request::make();
   r->close_after = close_after;
   if (close_after) input_done_ = true;  // QUIT or an error that ends the connection
   enqueue(r);
@@ -154,7 +156,7 @@ void ClientConn::complete(backend::Request* r, std::string_view frame) {
   if (head_ == nullptr) tail_ = nullptr;
   --pending_;
   if (r->close_after) close_after_ = true;
-  delete r;
+  backend::Request::release(r);
   popDone();
   wantFlush();
 }
@@ -167,7 +169,7 @@ void ClientConn::popDone() {
     if (head_ == nullptr) tail_ = nullptr;
     --pending_;
     if (r->close_after) close_after_ = true;
-    delete r;
+    backend::Request::release(r);
   }
 }
 
@@ -236,7 +238,7 @@ void ClientConn::close() {
   for (backend::Request* r = head_; r != nullptr;) {
     backend::Request* next = r->next;
     if (r->done) {
-      delete r;
+      backend::Request::release(r);
     } else {
       r->client = nullptr;
       r->next = nullptr;

@@ -5,6 +5,7 @@
 #include "proxy/backend/control_conn.h"
 #include "proxy/client/client_conn.h"
 #include "proxy/command/command_table.h"
+#include "proxy/net/event_clock.h"
 #include "proxy/net/uv_util.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/resp/value.h"
@@ -55,7 +56,7 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
 }
 
 Worker::~Worker() {
-  for (Request* r : held_) delete r;
+  for (Request* r : held_) Request::release(r);
   held_.clear();
 }
 
@@ -133,6 +134,7 @@ void Worker::onCheck() {
 }
 
 void Worker::onTick() {
+  net::markEventTime();
   const uint64_t now = uv_now(loop_);
   if (now - connect_window_start_ >= 1000) {
     connect_window_start_ = now;
@@ -296,7 +298,7 @@ void Worker::dropUnusedNodes() {
 
 Request* Worker::newRequest(std::string_view raw, std::span<const std::string_view> args,
                             const command::CommandInfo* cmd, bool with_payload) {
-  auto* r = new Request();
+  auto* r = Request::make();
   if (!with_payload) {
     // A parent of parts: sends nothing itself.
   } else if (raw.empty()) {
@@ -304,7 +306,7 @@ Request* Worker::newRequest(std::string_view raw, std::span<const std::string_vi
   } else {
     r->payload.assign(raw);
   }
-  r->start_ns = uv_hrtime();
+  r->start_ns = net::eventTimeNs();
   if (cmd != nullptr) {
     r->cmd_id = cmd->id;
     r->readonly = (cmd->flags & command::kReadonly) != 0 && (cmd->flags & command::kWrite) == 0;
@@ -356,7 +358,7 @@ uint16_t Worker::anySlot() {
 
 void Worker::dispatch(Request* r) {
   if (r->client == nullptr && r->parent == nullptr) {  // its client is gone: nobody waits
-    delete r;
+    Request::release(r);
     return;
   }
   if (shutting_down_) {
@@ -428,7 +430,7 @@ void Worker::complete(Request* r, std::string_view frame) {
   if (Request* parent = r->parent; parent != nullptr) {
     backend::SplitState& split = *parent->split;
     split.replies[r->part_index].assign(frame);
-    delete r;
+    Request::release(r);
     if (--split.remaining > 0) return;
     std::string merged;
     split.merge(split.replies, &merged);
@@ -437,7 +439,7 @@ void Worker::complete(Request* r, std::string_view frame) {
   }
   if (r->cmd_id < stats_.command_count) {
     CommandStats& cs = stats_.commands[r->cmd_id];
-    cs.record(uv_hrtime() - r->start_ns);
+    cs.record(net::eventTimeNs() - r->start_ns);
     if (!frame.empty() && (frame[0] == '-' || frame[0] == '!')) {
       const size_t kind =
           r->error_kind == 0xFF ? static_cast<size_t>(ErrorKind::kRedis) : r->error_kind;
@@ -445,7 +447,7 @@ void Worker::complete(Request* r, std::string_view frame) {
     }
   }
   if (r->client == nullptr) {
-    delete r;
+    Request::release(r);
     return;
   }
   r->client->complete(r, frame);
@@ -517,7 +519,7 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
   markNodeDown(node, reason);
   for (Request* r : sent) {
     if (r->client == nullptr && r->parent == nullptr) {
-      delete r;
+      Request::release(r);
     } else if (r->readonly && !r->retried) {
       r->retried = true;
       stats_.read_retries.fetch_add(1, std::memory_order_relaxed);
@@ -551,7 +553,7 @@ void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> 
   std::vector<Request*> parts;
   parts.reserve(plan->parts.size());
   for (size_t i = 0; i < plan->parts.size(); ++i) {
-    auto* part = new Request();
+    auto* part = Request::make();
     router::encodePart(args, keys_, *plan, plan->parts[i], &part->payload);
     part->parent = parent;
     part->part_index = static_cast<uint32_t>(i);
@@ -650,7 +652,7 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
   client.enqueue(parent);
   std::vector<Request*> parts;
   for (size_t i = 0; i < slots.size(); ++i) {
-    auto* part = new Request();
+    auto* part = Request::make();
     part->payload = payload;
     part->parent = parent;
     part->part_index = static_cast<uint32_t>(i);
@@ -778,7 +780,7 @@ void Worker::shutdown() {
   nodes_.clear();
   route_.clear();
   refresher_.reset();
-  for (Request* r : held_) delete r;
+  for (Request* r : held_) Request::release(r);
   held_.clear();
 }
 
