@@ -35,10 +35,10 @@ usage() {
 }
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
-[[ $# -ge 1 ]] || usage
-cmd=$1; shift
-while [[ $# -gt 0 ]]; do
+cmd=""
+while [[ $# -gt 0 ]]; do  # options may come before or after the command
   case $1 in
+    start|stop|status) [[ -z $cmd ]] || usage; cmd=$1; shift ;;
     --base) base=${2:?}; shift 2 ;;
     --dir) dir=${2:?}; shift 2 ;;
     --node-timeout) node_timeout=${2:?}; shift 2 ;;
@@ -47,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "cluster.sh: unknown argument '$1'" >&2; usage ;;
   esac
 done
+[[ -n $cmd ]] || usage
 [[ $base =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "--base must look like 127.0.X (loopback only), got '$base'"
 [[ $node_timeout =~ ^[0-9]+$ ]] || die "--node-timeout must be a number of ms, got '$node_timeout'"
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "--timeout must be a number of seconds, got '$timeout_s'"
@@ -138,6 +139,13 @@ cluster_healthy() {
     fi
     if [[ $(cluster_field "$i" cluster_known_nodes) != "$NODES" ]]; then
       last_status="node $i ($(ip_of "$i")) does not know all $NODES nodes yet"; return 1
+    fi
+    # Every node must also see the replicas as replicas: a role change reaches the other nodes
+    # by gossip, after the replica itself reports it (redis-benchmark --cluster trips on that).
+    local seen
+    seen=$(cli "$i" cluster nodes 2>/dev/null | awk '$3 ~ /(^|,)slave(,|$)/' | wc -l)
+    if (( seen != NODES / 2 )); then
+      last_status="node $i ($(ip_of "$i")) sees $seen replicas, not $((NODES / 2)), yet"; return 1
     fi
     role=$(info_field "$i" replication role)
     if [[ $role == slave ]]; then

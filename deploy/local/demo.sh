@@ -84,7 +84,8 @@ fi
 # 4: slotproxy.
 say "starting $PROXY_BIN on $PROXY_HOST:$PROXY_PORT (log: $RUN_DIR/slotproxy.log)"
 # setsid: its own session, so a Ctrl-C reaches only this script, which then stops things in order.
-setsid "$PROXY_BIN" --listen "$PROXY_HOST:$PROXY_PORT" --seeds "$SEEDS" --admin "$ADMIN_ADDR" \
+# env -u: slotproxy rejects SLOTPROXY_* variables it does not know, and SLOTPROXY_BIN is ours.
+env -u SLOTPROXY_BIN setsid "$PROXY_BIN" --listen "$PROXY_HOST:$PROXY_PORT" --seeds "$SEEDS" --admin "$ADMIN_ADDR" \
   >"$RUN_DIR/slotproxy.log" 2>&1 </dev/null &
 proxy_pid=$!
 echo "$proxy_pid" >"$RUN_DIR/proxy.pid"

@@ -419,6 +419,9 @@ TEST_F(ProxyProcessTest, RealSlotproxyServesTheCluster) {
   if (!ProxyProcess::available()) {
     GTEST_SKIP() << "slotproxy is not built yet (no SLOTPROXY_BIN)";
   }
+  // The fixture's own variables must not reach slotproxy (it rejects unknown SLOTPROXY_*).
+  ScopedEnv bin("SLOTPROXY_BIN", ProxyProcess::binaryPath());
+  ScopedEnv tmp("SLOTPROXY_TEST_TMPDIR", testTmpDir());
   ProxyProcess proxy(proxyIp(), 6379, {});
   std::string error;
   ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
