@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "proxy/net/log.h"
+#include "proxy/server/check.h"
 #include "proxy/server/stats.h"
 #include "proxy/server/worker.h"
 #include "proxy/tools/nodes_conf.h"
@@ -167,9 +168,6 @@ int main(int argc, char** argv) {
     opts.dry_run = cfg.dry_run;
     return tools::runNodesConf(opts, std::cout, std::cerr);
   }
-  if (cfg.command == "check") {
-    std::cerr << "slotproxy check: not implemented yet\n";
-    return 1;
-  }
+  if (cfg.command == "check") return server::runCheck(cfg, std::cout);
   return run(cfg);
 }

@@ -5,10 +5,12 @@
 #include <random>
 
 #include "proxy/backend/control_conn.h"
+#include "proxy/net/log.h"
 #include "proxy/net/uv_util.h"
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/value.h"
 #include "proxy/server/worker.h"
+#include "proxy/tools/nodes_conf.h"
 
 namespace slotproxy::server {
 namespace {
@@ -81,9 +83,24 @@ void Refresher::start() {
     round->candidates = std::move(known);
   }
   const auto& seeds = worker_.config().seeds;
-  round->resolving = seeds.size();
+  // A hosts(5)-style file, re-read at every refresh, resolves seed names before DNS (tests and
+  // environments without a resolver for the cluster's names).
+  tools::HostsTable hosts;
+  bool have_hosts = false;
+  if (!worker_.config().hosts_file.empty()) {
+    std::string error;
+    have_hosts = hosts.load(worker_.config().hosts_file, &error);
+    if (!have_hosts) round->last_error = error;
+  }
   std::weak_ptr<bool> alive = alive_;
   for (const auto& seed : seeds) {
+    if (have_hosts) {
+      const std::vector<std::string> ips = hosts.lookup(seed.host);
+      if (!ips.empty()) {
+        for (const std::string& ip : ips) addCandidate(*round, ip, seed.port);
+        continue;
+      }
+    }
     struct Lookup {
       uv_getaddrinfo_t req;
       std::shared_ptr<Round> round;
@@ -91,6 +108,7 @@ void Refresher::start() {
       std::weak_ptr<bool> alive;
       uint16_t port;
     };
+    ++round->resolving;
     auto* lookup = new Lookup{{}, round, this, alive, seed.port};
     lookup->req.data = lookup;
     addrinfo hints{};
@@ -103,13 +121,7 @@ void Refresher::start() {
           if (status == 0) {
             for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
               const std::string ip = net::ipString(ai->ai_addr);
-              if (ip.empty()) continue;
-              auto& c = l->round->candidates;
-              if (std::none_of(c.begin(), c.end(), [&](const Candidate& x) {
-                    return x.ip == ip && x.port == l->port;
-                  })) {
-                c.push_back({ip, l->port});
-              }
+              if (!ip.empty()) addCandidate(*l->round, ip, l->port);
             }
           } else {
             l->round->last_error = std::string("cannot resolve seed: ") + uv_strerror(status);
@@ -128,6 +140,14 @@ void Refresher::start() {
     }
   }
   if (round->resolving == 0) onResolved(round);
+}
+
+void Refresher::addCandidate(Round& round, const std::string& ip, uint16_t port) {
+  auto& c = round.candidates;
+  if (std::none_of(c.begin(), c.end(),
+                   [&](const Candidate& x) { return x.ip == ip && x.port == port; })) {
+    c.push_back({ip, port});
+  }
 }
 
 void Refresher::onResolved(std::shared_ptr<Round> round) { askNext(std::move(round)); }
@@ -195,6 +215,9 @@ void Refresher::finish(std::shared_ptr<Round> round) {
   }
   if (!best) {
     worker_.stats().refresh_failures.fetch_add(1, std::memory_order_relaxed);
+    if (consecutive_failures_ == 0 || !have_map_) {
+      log::warn("topology refresh failed: " + round->last_error);
+    }
     ++consecutive_failures_;
     // Try again soon, backing off up to the periodic interval.
     const uint64_t delay =

@@ -33,6 +33,7 @@ class Refresher {
  private:
   struct Round;
   void start();
+  static void addCandidate(Round& round, const std::string& ip, uint16_t port);
   void onResolved(std::shared_ptr<Round> round);
   void askNext(std::shared_ptr<Round> round);
   void finish(std::shared_ptr<Round> round);

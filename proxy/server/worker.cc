@@ -6,6 +6,7 @@
 #include "proxy/client/client_conn.h"
 #include "proxy/command/command_table.h"
 #include "proxy/net/event_clock.h"
+#include "proxy/net/log.h"
 #include "proxy/net/uv_util.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/resp/value.h"
@@ -199,8 +200,13 @@ BackendNode* Worker::nodeByAddress(const std::string& ip, uint16_t port) {
 }
 
 void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
-  (void)trigger;
   cluster::SlotMapPtr old = map_;
+  if (!old || old->ranges().size() != map->ranges().size() ||
+      old->nodes().size() != map->nodes().size() || old->servableSlots() != map->servableSlots()) {
+    log::info("topology v" + std::to_string(map_version_ + 1) + " (" + std::string(trigger) +
+              "): " + std::to_string(map->nodes().size()) + " nodes, " +
+              std::to_string(map->servableSlots()) + "/16384 slots with a live primary");
+  }
   map_ = map->withVersion(++map_version_);  // maps are numbered by this worker in install order
   route_.assign(map_->nodes().size(), nullptr);
   std::vector<bool> owns(map_->nodes().size(), false);
@@ -249,8 +255,8 @@ BackendNode* Worker::nodeForSlot(uint16_t slot) {
 }
 
 void Worker::markNodeDown(BackendNode* node, std::string_view reason) {
-  (void)reason;
   const bool was_up = node->up();
+  if (was_up) log::warn("node " + describe(*node) + " down: " + std::string(reason));
   node->markDown(uv_now(loop_), config_.reconnect_backoff_min_ms, config_.reconnect_backoff_max_ms);
   if (was_up) refresher_->trigger(Trigger::kConnError);
 }
@@ -273,6 +279,7 @@ void Worker::probe(BackendNode* node) {
         BackendNode* n = it->second.get();
         n->probing_ = false;
         if (ok && frames.size() == 1 && frames[0].starts_with("+PONG")) {
+          log::info("node " + describe(*n) + " up again");
           n->markUp();
           releaseHeld();
         } else {
