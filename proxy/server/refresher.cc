@@ -55,7 +55,14 @@ void Refresher::trigger(Trigger why) {
 }
 
 void Refresher::tick(uint64_t now_ms) {
-  if (!running_ && due_ms_ == 0 && now_ms - last_done_ms_ >= worker_.config().refresh_interval_ms) {
+  // While the cluster is degraded (a slot without a live primary, a node down, requests held),
+  // poll fast so that held requests move to the new primary as soon as the cluster promotes one.
+  const uint64_t interval =
+      worker_.degraded()
+          ? std::min<uint64_t>(worker_.config().refresh_interval_ms,
+                               std::max<uint64_t>(worker_.config().refresh_min_interval_ms, 250))
+          : worker_.config().refresh_interval_ms;
+  if (!running_ && due_ms_ == 0 && now_ms - last_done_ms_ >= interval) {
     due_ms_ = now_ms;
     due_trigger_ = Trigger::kTimer;
   }

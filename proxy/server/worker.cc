@@ -209,16 +209,16 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
   }
   map_ = map->withVersion(++map_version_);  // maps are numbered by this worker in install order
   route_.assign(map_->nodes().size(), nullptr);
-  std::vector<bool> owns(map_->nodes().size(), false);
+  owns_.assign(map_->nodes().size(), false);
   for (uint32_t s = 0; s < cluster::kSlotCount; ++s) {
     const uint16_t o = map_->ownerOf(static_cast<uint16_t>(s));
-    if (o != cluster::SlotMap::kNoNode) owns[o] = true;
+    if (o != cluster::SlotMap::kNoNode) owns_[o] = true;
   }
   std::unordered_set<BackendNode*> primaries;
   for (size_t i = 0; i < map_->nodes().size(); ++i) {
     const cluster::NodeInfo& info = map_->node(static_cast<uint16_t>(i));
     route_[i] = makeNode(info.id, info.ip, info.port);
-    if (owns[i] && info.health != cluster::Health::kFailed) primaries.insert(route_[i]);
+    if (owns_[i] && info.health != cluster::Health::kFailed) primaries.insert(route_[i]);
   }
   // A node the map no longer names as a live primary is not trusted with what it still has in
   // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
@@ -244,6 +244,14 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
     stats_.map = map_;
   }
   releaseHeld();
+}
+
+bool Worker::degraded() const {
+  if (!map_ || !held_.empty() || map_->servableSlots() != cluster::kSlotCount) return true;
+  for (size_t i = 0; i < route_.size(); ++i) {
+    if (owns_[i] && !route_[i]->up()) return true;
+  }
+  return false;
 }
 
 BackendNode* Worker::nodeForSlot(uint16_t slot) {
@@ -499,7 +507,9 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
         while (route_.size() < map_->nodes().size()) {
           const auto& info = map_->node(static_cast<uint16_t>(route_.size()));
           route_.push_back(makeNode(info.id, info.ip, info.port));
+          owns_.push_back(false);
         }
+        owns_[map_->ownerOf(redirect.slot)] = true;
       }
       refresher_->trigger(Trigger::kMoved);
     }

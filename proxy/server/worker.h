@@ -50,6 +50,8 @@ class Worker : public backend::BackendEvents {
   cluster::SlotMapPtr slotMap() const { return map_; }
   Refresher& refresher() { return *refresher_; }
   Stats& stats() { return stats_; }
+  // A slot without a live primary, a node of the map down, or requests held.
+  bool degraded() const;
 
   // From ClientConn: one parsed command. `raw` is its RESP bytes (empty for inline commands,
   // which are re-encoded).
@@ -112,6 +114,7 @@ class Worker : public backend::BackendEvents {
 
   cluster::SlotMapPtr map_;
   std::vector<backend::BackendNode*> route_;  // map_ node index -> node
+  std::vector<bool> owns_;                    // map_ node index -> owns at least one slot
   std::unordered_map<std::string, std::unique_ptr<backend::BackendNode>>
       nodes_;  // by id or "@ip:port"
   std::deque<backend::Request*> held_;
