@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -70,6 +71,9 @@ void onSignal(uv_signal_t* handle, int signum) {
 
 int run(const config::Config& cfg) {
   std::signal(SIGPIPE, SIG_IGN);
+  // libuv's thread pool only runs DNS lookups of seed names here: two threads are plenty, and
+  // each idle one costs stack and a malloc arena in a sidecar's memory.
+  setenv("UV_THREADPOOL_SIZE", "2", /*overwrite=*/0);
   log::setLevel(cfg.log_level);
   server::Stats stats;
   MainState st;

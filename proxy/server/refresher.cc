@@ -101,6 +101,11 @@ void Refresher::start() {
   }
   std::weak_ptr<bool> alive = alive_;
   for (const auto& seed : seeds) {
+    sockaddr_storage literal;
+    if (net::makeSockaddr(seed.host, seed.port, &literal)) {  // an IP: nothing to resolve
+      addCandidate(*round, seed.host, seed.port);
+      continue;
+    }
     if (have_hosts) {
       const std::vector<std::string> ips = hosts.lookup(seed.host);
       if (!ips.empty()) {
