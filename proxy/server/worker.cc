@@ -533,7 +533,7 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
 void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                       std::string_view reason) {
   BackendNode* node = conn.node();
-  markNodeDown(node, reason);
+  if (!shutting_down_) markNodeDown(node, reason);
   for (Request* r : sent) {
     if (r->client == nullptr && r->parent == nullptr) {
       Request::release(r);
