@@ -32,13 +32,27 @@ void Request::release(Request* r) {
     delete r;
     return;
   }
-  std::string payload = std::move(r->payload);
-  std::string reply = std::move(r->reply);
-  payload.clear();
-  reply.clear();
-  *r = Request();
-  r->payload = std::move(payload);
-  r->reply = std::move(reply);
+  // Field by field: assigning a fresh Request would build and move two strings per request.
+  r->client = nullptr;
+  r->next = nullptr;
+  r->parent = nullptr;
+  r->split.reset();
+  r->payload.clear();
+  r->reply.clear();
+  r->start_ns = 0;
+  r->hold_until = 0;
+  r->sent_ms = 0;
+  r->conn_hint = 0;
+  r->part_index = 0;
+  r->slot = 0;
+  r->cmd_id = 0;
+  r->redirects = 0;
+  r->readonly = false;
+  r->retried = false;
+  r->done = false;
+  r->close_after = false;
+  r->error_kind = 0xFF;
+  r->ask_target = nullptr;
   tls_free.items.push_back(r);
 }
 

@@ -59,6 +59,7 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
 Worker::~Worker() {
   for (Request* r : held_) Request::release(r);
   held_.clear();
+  held_slots_.clear();
 }
 
 bool Worker::start(std::string* error) {
@@ -383,6 +384,12 @@ void Worker::dispatch(Request* r) {
   BackendNode* node = r->ask_target;
   const bool asking = node != nullptr;
   r->ask_target = nullptr;
+  if (!held_slots_.empty() && held_slots_.count(r->slot) != 0) {
+    // Earlier requests for this slot are waiting: this one must not overtake them (a client's
+    // SET k 1; SET k 2 must not be applied as 2 then 1).
+    hold(r, "behind held requests");
+    return;
+  }
   if (node == nullptr) {
     node = nodeForSlot(r->slot);
     if (node == nullptr) {
@@ -412,6 +419,7 @@ void Worker::hold(Request* r, std::string_view why) {
   }
   held_bytes_ += r->payload.size();
   held_.push_back(r);
+  ++held_slots_[r->slot];
   stats_.requests_held.store(held_.size(), std::memory_order_relaxed);
 }
 
@@ -419,6 +427,7 @@ void Worker::releaseHeld() {
   if (held_.empty()) return;
   std::deque<Request*> batch;
   batch.swap(held_);
+  held_slots_.clear();
   held_bytes_ = 0;
   const uint64_t now = uv_now(loop_);
   for (Request* r : batch) {
@@ -799,6 +808,7 @@ void Worker::shutdown() {
   refresher_.reset();
   for (Request* r : held_) Request::release(r);
   held_.clear();
+  held_slots_.clear();
 }
 
 }  // namespace slotproxy::server

@@ -116,8 +116,9 @@ class Worker : public backend::BackendEvents {
   std::vector<backend::BackendNode*> route_;  // map_ node index -> node
   std::vector<bool> owns_;                    // map_ node index -> owns at least one slot
   std::unordered_map<std::string, std::unique_ptr<backend::BackendNode>>
-      nodes_;  // by id or "@ip:port"
-  std::deque<backend::Request*> held_;
+      nodes_;                                          // by id or "@ip:port"
+  std::deque<backend::Request*> held_;                 // in arrival order
+  std::unordered_map<uint16_t, uint32_t> held_slots_;  // slot -> requests of it in held_
   size_t held_bytes_ = 0;
   uint64_t map_version_ = 0;
 
