@@ -154,8 +154,9 @@ int runCheck(const config::Config& config, std::ostream& out) {
     if (n.role != cluster::Role::kPrimary) continue;
     size_t replicas = 0;
     for (const auto& r : map.nodes()) {
+      // "loading" (CLUSTER SHARDS: a replica whose offset peers have not seen yet) still counts.
       if (r.role == cluster::Role::kReplica && r.primary_id == n.id &&
-          r.health == cluster::Health::kOnline) {
+          r.health != cluster::Health::kFailed) {
         ++replicas;
       }
     }

@@ -1,0 +1,138 @@
+// The slotproxy binary's life cycle against a real cluster on 127.0.17.0/24: `check` verdicts,
+// SIGTERM draining in-flight requests, exit codes of bad configurations.
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "tests/integration/fixture/local_cluster.h"
+#include "tests/integration/fixture/process.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = 17;  // see addresses.h
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new LocalCluster(LocalCluster::Options{.net = kNet});
+    std::string error;
+    ASSERT_TRUE(cluster_->start(&error)) << error;
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    if (!ProxyProcess::available()) GTEST_SKIP() << "slotproxy binary not built";
+  }
+
+  // Runs the binary with `args`; returns its exit code and puts its output in *out.
+  int run(const std::vector<std::string>& args, std::string* out) {
+    const std::string log = testTmpDir() + "/lifecycle-" + std::to_string(kNet) + ".out";
+    std::remove(log.c_str());
+    std::vector<std::string> argv = {ProxyProcess::binaryPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string error;
+    const int rc = runCommand(argv, log, 30000, &error);
+    *out = readFile(log) + error;
+    return rc;
+  }
+
+  static LocalCluster* cluster_;
+};
+
+LocalCluster* LifecycleTest::cluster_ = nullptr;
+
+TEST_F(LifecycleTest, CheckIsHealthyThenReportsAPrimaryWithoutReplica) {
+  std::string out;
+  ASSERT_EQ(run({"check", "--seeds", cluster_->address(0)}, &out), 0) << out;
+  EXPECT_NE(out.find("healthy"), std::string::npos) << out;
+  EXPECT_NE(out.find("all 16384 slots have a live primary"), std::string::npos) << out;
+
+  const int replica = cluster_->replicas().at(0);
+  cluster_->kill(replica);
+  // The primary's replica is seen as failed after the node timeout: poll until check says so.
+  int rc = 0;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        rc = run({"check", "--seeds", cluster_->address(0)}, &out);
+        return rc == 1 && out.find("has no live replica") != std::string::npos;
+      },
+      20000, 200))
+      << "rc=" << rc << "\n"
+      << out;
+  std::string error;
+  ASSERT_TRUE(cluster_->restart(replica, &error)) << error;
+  ASSERT_TRUE(cluster_->waitReplicasSynced(30000, &error)) << error;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return run({"check", "--seeds", cluster_->address(0)}, &out) == 0;
+      },
+      20000, 200))
+      << out;
+}
+
+TEST_F(LifecycleTest, CheckFailsWhenNoSeedAnswers) {
+  std::string out;
+  EXPECT_EQ(run({"check", "--seeds", "127.0.17.200:6379", "--connect-timeout", "200ms"}, &out), 1)
+      << out;
+  EXPECT_NE(out.find("no seed answered"), std::string::npos) << out;
+}
+
+TEST_F(LifecycleTest, SigtermDrainsInFlightRequestsThenExitsZero) {
+  ProxyProcess proxy("127.0.17.100", 6379, {"--request-timeout", "10s", "--drain-timeout", "10s"});
+  std::string error;
+  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+  ContextPtr c(proxy.connect());
+  ASSERT_TRUE(replyIs(command(c.get(), {"SET", "drain-key", "v1"}).get(), "OK"));
+
+  // Freeze the key's primary so that the next GET stays in flight while SIGTERM arrives.
+  const int primary = cluster_->primaryOfSlot(cluster_->keySlot("drain-key"));
+  ASSERT_GE(primary, 0);
+  cluster_->pause(primary);
+  ASSERT_EQ(redisAppendCommand(c.get(), "GET drain-key"), REDIS_OK);
+  int done = 0;
+  ASSERT_EQ(redisBufferWrite(c.get(), &done), REDIS_OK);
+  int exit_code = -2;
+  std::thread stopper([&] { exit_code = proxy.stopGracefully(20000); });
+  // The proxy has taken SIGTERM and keeps running while the request is in flight.
+  ASSERT_TRUE(
+      waitFor([&] { return readFile(proxy.log()).find("draining") != std::string::npos; }, 10000));
+  EXPECT_TRUE(proxy.running());
+  cluster_->resume(primary);
+  redisReply* reply = nullptr;
+  ASSERT_EQ(redisGetReply(c.get(), reinterpret_cast<void**>(&reply)), REDIS_OK) << c->errstr;
+  ReplyPtr owned(reply);
+  EXPECT_TRUE(replyIs(reply, "v1")) << describe(reply, c.get());
+  stopper.join();
+  EXPECT_EQ(exit_code, 0) << tailFile(proxy.log(), 20);
+}
+
+TEST_F(LifecycleTest, ExitCodes) {
+  std::string out;
+  EXPECT_EQ(run({"--bogus-flag"}, &out), 2) << out;
+  EXPECT_EQ(run({"--listen", "127.0.17.100:6390"}, &out), 2) << out;  // no seeds
+  EXPECT_NE(out.find("no seeds"), std::string::npos) << out;
+  // 192.0.2.1 (TEST-NET-1) is not a local address: binding fails at start.
+  EXPECT_EQ(run({"--listen", "192.0.2.1:6379", "--seeds", cluster_->address(0), "--admin",
+                 "127.0.17.101:9379"},
+                &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("cannot listen on 192.0.2.1:6379"), std::string::npos) << out;
+  EXPECT_EQ(run({"--version"}, &out), 0);
+  EXPECT_NE(out.find("slotproxy "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
