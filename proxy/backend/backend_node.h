@@ -41,7 +41,6 @@ class BackendNode {
   bool probeDue(uint64_t now_ms) const { return !up_ && !probing_ && now_ms >= next_probe_ms_; }
   bool probing_ = false;
   uint64_t down_since_ms = 0;
-  uint64_t last_used_ms = 0;  // for dropping nodes that left the cluster
 
  private:
   std::string id_;

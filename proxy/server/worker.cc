@@ -189,7 +189,6 @@ BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint
   }
   BackendNode* node = it->second.get();
   node->setAddress(ip, port);  // the same node id at a new address: a rescheduled pod
-  node->last_used_ms = uv_now(loop_);
   return node;
 }
 
@@ -210,6 +209,7 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
   }
   map_ = map->withVersion(++map_version_);  // maps are numbered by this worker in install order
   route_.assign(map_->nodes().size(), nullptr);
+  live_.assign(map_->nodes().size(), nullptr);
   owns_.assign(map_->nodes().size(), false);
   for (uint32_t s = 0; s < cluster::kSlotCount; ++s) {
     const uint16_t o = map_->ownerOf(static_cast<uint16_t>(s));
@@ -219,6 +219,7 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
   for (size_t i = 0; i < map_->nodes().size(); ++i) {
     const cluster::NodeInfo& info = map_->node(static_cast<uint16_t>(i));
     route_[i] = makeNode(info.id, info.ip, info.port);
+    live_[i] = info.health == cluster::Health::kFailed ? nullptr : route_[i];
     if (owns_[i] && info.health != cluster::Health::kFailed) primaries.insert(route_[i]);
   }
   // A node the map no longer names as a live primary is not trusted with what it still has in
@@ -258,9 +259,7 @@ bool Worker::degraded() const {
 BackendNode* Worker::nodeForSlot(uint16_t slot) {
   if (!map_) return nullptr;
   const uint16_t owner = map_->ownerOf(slot);
-  if (owner == cluster::SlotMap::kNoNode) return nullptr;
-  if (map_->node(owner).health == cluster::Health::kFailed) return nullptr;
-  return route_[owner];
+  return owner == cluster::SlotMap::kNoNode ? nullptr : live_[owner];
 }
 
 void Worker::markNodeDown(BackendNode* node, std::string_view reason) {
@@ -401,7 +400,6 @@ void Worker::dispatch(Request* r) {
     hold(r, "primary down");
     return;
   }
-  node->last_used_ms = uv_now(loop_);
   node->connFor(r->conn_hint).send(r, asking);
 }
 
@@ -516,6 +514,7 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
         while (route_.size() < map_->nodes().size()) {
           const auto& info = map_->node(static_cast<uint16_t>(route_.size()));
           route_.push_back(makeNode(info.id, info.ip, info.port));
+          live_.push_back(route_.back());
           owns_.push_back(false);
         }
         owns_[map_->ownerOf(redirect.slot)] = true;

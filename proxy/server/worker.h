@@ -114,6 +114,7 @@ class Worker : public backend::BackendEvents {
 
   cluster::SlotMapPtr map_;
   std::vector<backend::BackendNode*> route_;  // map_ node index -> node
+  std::vector<backend::BackendNode*> live_;   // like route_, null where the map says failed
   std::vector<bool> owns_;                    // map_ node index -> owns at least one slot
   std::unordered_map<std::string, std::unique_ptr<backend::BackendNode>>
       nodes_;                                          // by id or "@ip:port"
