@@ -73,6 +73,8 @@ struct Stats {
   std::array<std::atomic<uint64_t>, kTriggerNames.size()> refreshes{};
   std::atomic<uint64_t> refresh_failures{0};
   std::atomic<uint64_t> unknown_commands{0};
+  // Bumped by an admin action (POST /refresh): every worker refreshes its slot map once.
+  std::atomic<uint64_t> refresh_requests{0};
   // Failover timing: seconds from a primary lost (connection failure or marked failed) until its
   // slots were served by another primary.
   std::array<std::atomic<uint64_t>, kFailoverBuckets.size() + 1> failover_seconds{};  // last: +Inf

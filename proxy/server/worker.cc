@@ -149,6 +149,11 @@ void Worker::onTick() {
     if (node != nullptr && node->probeDue(now)) probe(node);
   }
   releaseHeld();
+  if (const uint64_t asked = stats_.refresh_requests.load(std::memory_order_relaxed);
+      asked != refresh_requests_seen_) {
+    refresh_requests_seen_ = asked;
+    refresher_->trigger(Trigger::kManual);
+  }
   refresher_->tick(now);
   dropUnusedNodes();
   if (draining_) {

@@ -129,6 +129,7 @@ class Worker : public backend::BackendEvents {
   std::vector<backend::BackendConn*> flush_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
   uint32_t any_counter_ = 0;
+  uint64_t refresh_requests_seen_ = 0;  // Stats::refresh_requests already acted on
   uint32_t connects_this_second_ = 0;
   uint64_t connect_window_start_ = 0;
   bool draining_ = false;
