@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/admin/admin_server.h"
 #include "proxy/net/log.h"
 #include "proxy/server/check.h"
 #include "proxy/server/stats.h"
@@ -39,6 +40,7 @@ struct MainState {
   uv_signal_t sigterm;
   uv_signal_t sigint;
   uv_async_t drained;
+  admin::AdminServer* admin = nullptr;  // on this loop; stopped with the workers
   bool stopping = false;
 };
 
@@ -50,6 +52,7 @@ void stopWorkers(MainState& st) {
   uv_close(reinterpret_cast<uv_handle_t*>(&st.sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&st.sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&st.drained), nullptr);
+  if (st.admin != nullptr) st.admin->stop();
 }
 
 void onSignal(uv_signal_t* handle, int signum) {
@@ -79,6 +82,15 @@ int run(const config::Config& cfg) {
   MainState st;
   st.loop = uv_default_loop();
 
+  // Admin HTTP (/metrics /healthz /readyz /topology /) on the main loop; serves while draining.
+  // Bound before the workers: a bad --admin fails before anything runs.
+  admin::AdminServer admin(st.loop, stats, cfg);
+  std::string admin_error;
+  if (!admin.start(&admin_error)) {
+    log::error(admin_error);
+    return 1;
+  }
+  st.admin = &admin;
   // Bind every worker first so that a bad --listen fails before anything runs.
   for (int i = 0; i < cfg.threads; ++i) {
     auto w = std::make_unique<WorkerThread>();
