@@ -40,6 +40,7 @@ bool splitHostPort(std::string_view address, std::string* host, uint16_t* port) 
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) return false;
   std::string_view h = address.substr(0, colon);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.find_first_of("[]") != std::string_view::npos) return false;  // unmatched bracket
   const std::string_view p = address.substr(colon + 1);
   unsigned value = 0;
   const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
@@ -256,14 +257,20 @@ SlotMapPtr parseClusterShards(const Value& reply, uint64_t version, std::string*
     std::optional<uint16_t> primary;
     std::string primary_id;
     std::vector<NodeInfo> members;
+    // Redis 7.2+ may list a failed old primary in its successor's shard: the live one owns.
+    bool primary_failed = true;
     for (const Value& n : nodes->elements) {
       NodeInfo node;
       if (!nodeFromShard(n, &node, error)) return nullptr;
-      if (node.role == Role::kPrimary) primary_id = node.id;
+      const bool failed = node.health == Health::kFailed;
+      if (node.role == Role::kPrimary && (primary_id.empty() || (primary_failed && !failed))) {
+        primary_id = node.id;
+        primary_failed = failed;
+      }
       members.push_back(std::move(node));
     }
     for (NodeInfo& node : members) {
-      const bool is_primary = node.role == Role::kPrimary;
+      const bool is_primary = node.id == primary_id;
       if (!is_primary) node.primary_id = primary_id;
       const uint16_t index = builder.addNode(std::move(node));
       if (is_primary) primary = index;
@@ -278,6 +285,10 @@ SlotMapPtr parseClusterShards(const Value& reply, uint64_t version, std::string*
       if (!toInt(slots->elements[i], &first) || !toInt(slots->elements[i + 1], &last) ||
           first < 0 || last < 0) {
         *error = "CLUSTER SHARDS: bad slot range";
+        return nullptr;
+      }
+      if (first >= kSlotCount || last >= kSlotCount) {
+        *error = "bad slot range " + std::to_string(first) + "-" + std::to_string(last);
         return nullptr;
       }
       builder.assign(static_cast<uint32_t>(first), static_cast<uint32_t>(last), *primary);
@@ -298,6 +309,10 @@ SlotMapPtr parseClusterSlots(const Value& reply, uint64_t version, std::string* 
     if (!isAggregate(range) || range.elements.size() < 3 || !toInt(range.elements[0], &first) ||
         !toInt(range.elements[1], &last) || first < 0 || last < 0) {
       *error = "CLUSTER SLOTS: malformed slot range entry";
+      return nullptr;
+    }
+    if (first >= kSlotCount || last >= kSlotCount) {
+      *error = "bad slot range " + std::to_string(first) + "-" + std::to_string(last);
       return nullptr;
     }
     uint16_t primary = 0;

@@ -37,14 +37,18 @@ std::string upper(std::string_view s) {
 
 std::string unknownCommand(std::span<const std::string_view> args) {
   // Redis: "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+  // as Redis's processCommand: the arguments quoted, 128 bytes of them in all.
+  std::string quoted;
+  for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+    const size_t room = 128 - quoted.size();
+    quoted += '\'';
+    quoted.append(args[i].substr(0, room));
+    quoted += "' ";
+  }
   std::string out = "ERR unknown command '";
   out.append(args[0].substr(0, 128));
   out += "', with args beginning with: ";
-  for (size_t i = 1; i < args.size() && out.size() < 256; ++i) {
-    out += '\'';
-    out.append(args[i].substr(0, 128));
-    out += "' ";
-  }
+  out += quoted;
   return out;
 }
 
@@ -167,6 +171,12 @@ void mergeReplies(const SplitPlan& plan, std::span<const std::string> part_repli
   }
   switch (plan.kind) {
     case SplitKind::kMset:
+      for (const std::string& reply : part_replies) {
+        if (reply != "+OK\r\n") {
+          resp::appendError(*out, "ERR slotproxy: unexpected reply to a split MSET part");
+          return;
+        }
+      }
       out->append("+OK\r\n");
       return;
     case SplitKind::kSumIntegers: {

@@ -215,6 +215,19 @@ TEST(ClusterShards, FailedOldPrimaryListedFirstInItsShardDoesNotGetTheSlots) {
   EXPECT_EQ(m->servableSlots(), 16384u);
 }
 
+TEST(ClusterShards, FailedOldPrimaryListedSecondInItsShardDoesNotGetTheSlots) {
+  Frame f(array({shard(array({integer(0), integer(16383)}),
+                       array({shardNode("new", "10.0.0.2", 6379, "master", "online"),
+                              shardNode("old", "10.0.0.1", 6379, "master", "fail"),
+                              shardNode("r", "10.0.0.3", 6379, "replica", "online")}))}));
+  ASSERT_TRUE(f.ok());
+  std::string error;
+  SlotMapPtr m = parseClusterShards(f.value(), 1, &error);
+  ASSERT_NE(m, nullptr) << error;
+  EXPECT_EQ(m->node(m->ownerOf(0)).id, "new");
+  EXPECT_EQ(m->servableSlots(), 16384u);
+}
+
 TEST(ClusterShards, NodeInTwoShardsIsOneNode) {
   // A node cannot be in two shards in Redis, but a reply naming it twice must not duplicate it.
   Frame f(array({shard(array({integer(0), integer(10)}),
@@ -268,10 +281,9 @@ TEST(ClusterShards, RejectsBadRanges) {
                  "bad slot range 9-8");
 }
 
-// BUG (proxy/cluster/slot_map.cc): slot numbers are parsed as int64 and narrowed with
-// static_cast<uint32_t> before the bounds check, so 4294967296..4294967300 is taken as 0..4.
-// Enable once parseClusterShards / parseClusterSlots check the range before narrowing.
-TEST(ClusterShards, DISABLED_RejectsSlotNumbersBeyond32Bits) {
+// Slot numbers are parsed as int64: values past 32 bits must be rejected, not narrowed (they were
+// once taken as 0..4).
+TEST(ClusterShards, RejectsSlotNumbersBeyond32Bits) {
   const std::string nodes = array({shardNode("p", "10.0.0.1", 6379, "master", "online")});
   Frame f(array({shard(array({integer(4294967296), integer(4294967300)}), nodes)}));
   ASSERT_TRUE(f.ok());
@@ -507,8 +519,8 @@ TEST(ClusterSlots, RejectsNodeWithEmptyIp) {
       "node p has no address");
 }
 
-// See ClusterShards.DISABLED_RejectsSlotNumbersBeyond32Bits.
-TEST(ClusterSlots, DISABLED_RejectsSlotNumbersBeyond32Bits) {
+// See ClusterShards.RejectsSlotNumbersBeyond32Bits.
+TEST(ClusterSlots, RejectsSlotNumbersBeyond32Bits) {
   Frame f(array({array({integer(4294967296), integer(4294967300),
                         array({bulk("10.0.0.1"), integer(6379), bulk("p")})})}));
   ASSERT_TRUE(f.ok());
@@ -548,6 +560,11 @@ TEST(SplitHostPort, BracketedIpv6) {
   EXPECT_TRUE(full.ok);
   EXPECT_EQ(full.host, "2001:db8::a:b");
   EXPECT_EQ(full.port, 65535);
+}
+
+TEST(SplitHostPort, UnmatchedBracketIsRejected) {
+  EXPECT_FALSE(split("[::1:6379").ok);
+  EXPECT_FALSE(split("::1]:6379").ok);
 }
 
 TEST(SplitHostPort, BareIpv6PortIsAfterTheLastColon) {

@@ -194,10 +194,9 @@ TEST(MergeReplies, MalformedPartsGiveAnError) {
   EXPECT_EQ(mget.merge({"*2\r\n$1\r\na\r\n$1\r\na\r\n", ""}), kMgetError);
 }
 
-// BUG (proxy/router/router.cc, mergeReplies): for MSET only error replies are looked at; any other
-// part reply, even an empty or unparsable one, counts as OK, so the client is told +OK although a
-// part did not confirm its keys were written. Enable once kMset checks each part is +OK.
-TEST(MergeReplies, DISABLED_MsetPartThatIsNotOkGivesAnError) {
+// A split MSET is +OK only when every part said +OK: any other part reply, even an empty or
+// unparsable one, must not be reported as success.
+TEST(MergeReplies, MsetPartThatIsNotOkGivesAnError) {
   const Split s({"MSET", "foo", "1", "bar", "2"});
   EXPECT_NE(s.merge({"+OK\r\n", ""}), "+OK\r\n");
   EXPECT_NE(s.merge({"+OK\r\n", ":1\r\n"}), "+OK\r\n");
