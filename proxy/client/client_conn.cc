@@ -2,7 +2,6 @@
 
 #include "proxy/net/event_clock.h"
 #include "proxy/resp/encoder.h"
-#include "proxy/server/worker.h"
 
 namespace slotproxy::client {
 namespace {
@@ -14,8 +13,8 @@ thread_local char tls_read_buf[kReadChunk];
 
 }  // namespace
 
-ClientConn::ClientConn(server::Worker& worker, uint64_t id)
-    : worker_(worker), id_(id), decoder_(worker.respLimits()) {
+ClientConn::ClientConn(ClientHandler& handler, uint64_t id)
+    : handler_(handler), id_(id), decoder_(handler.respLimits()) {
   tcp_.data = this;
   write_req_.data = this;
 }
@@ -37,7 +36,7 @@ bool ClientConn::accept(uv_stream_t* server) {
 
 void ClientConn::updateReading() {
   if (closing_) return;
-  const auto& cfg = worker_.config();
+  const auto& cfg = handler_.config();
   if (paused_ && pending_ <= cfg.max_pipeline_depth / 2 &&
       outputBytes() <= cfg.client_output_low_watermark) {
     paused_ = false;
@@ -86,7 +85,7 @@ void ClientConn::onRead(ssize_t nread, const uv_buf_t* buf) {
     in_.consume(process(in_.view()));
     if (in_.empty() && in_.capacity() > 4 * kReadChunk) in_.release();
   }
-  if (in_.size() > worker_.config().client_query_buffer_limit) {
+  if (in_.size() > handler_.config().client_query_buffer_limit) {
     enqueueReply("-ERR Protocol error: client query buffer of " + std::to_string(in_.size()) +
                      " bytes exceeds client-query-buffer-limit\r\n",
                  true);
@@ -97,7 +96,7 @@ void ClientConn::onRead(ssize_t nread, const uv_buf_t* buf) {
 }
 
 size_t ClientConn::process(std::string_view data) {
-  const auto& cfg = worker_.config();
+  const auto& cfg = handler_.config();
   processing_ = true;
   size_t pos = 0;
   while (pos < data.size() && !paused_ && !input_done_ && !closing_) {
@@ -116,7 +115,7 @@ size_t ClientConn::process(std::string_view data) {
     const std::string_view raw = data.substr(pos, consumed);
     pos += consumed;
     if (decoder_.args().empty()) continue;
-    worker_.handleCommand(*this, decoder_.args(), decoder_.isInline() ? std::string_view() : raw);
+    handler_.handleCommand(*this, decoder_.args(), decoder_.isInline() ? std::string_view() : raw);
     if (pending_ >= cfg.max_pipeline_depth || outputBytes() > cfg.client_output_high_watermark) {
       paused_ = true;
     }
@@ -174,7 +173,7 @@ void ClientConn::popDone() {
 }
 
 void ClientConn::wantFlush() {
-  if (!in_flush_list && !closing_) worker_.scheduleFlush(this);
+  if (!in_flush_list && !closing_) handler_.scheduleFlush(this);
 }
 
 void ClientConn::flush() {
@@ -187,7 +186,7 @@ void ClientConn::flush() {
       return;
     }
     const size_t written = n > 0 ? static_cast<size_t>(n) : 0;
-    worker_.countBytesOut(written);
+    handler_.countBytesOut(written);
     if (written == out_.size()) {
       out_.clear();
     } else {
@@ -218,7 +217,7 @@ void ClientConn::flush() {
 void ClientConn::onWrite(int status) {
   write_active_ = false;
   if (closing_) return;
-  worker_.countBytesOut(writing_.size());
+  handler_.countBytesOut(writing_.size());
   if (writing_.capacity() > 4 * kReadChunk) {
     std::string().swap(writing_);
   } else {
@@ -247,7 +246,7 @@ void ClientConn::close() {
   }
   head_ = tail_ = nullptr;
   pending_ = 0;
-  worker_.onClientClosed(this);
+  handler_.onClientClosed(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
            [](uv_handle_t* h) { delete static_cast<ClientConn*>(h->data); });
 }

@@ -7,25 +7,22 @@
 #include <string_view>
 
 #include "proxy/backend/request.h"
+#include "proxy/client/client_handler.h"
 #include "proxy/net/io_buf.h"
 #include "proxy/resp/decoder.h"
 
-namespace slotproxy::server {
-class Worker;
-}
-
 namespace slotproxy::client {
 
-// One downstream connection. Commands are parsed from the socket and handed to the worker; their
+// One downstream connection. Commands are parsed from the socket and handed to the handler; their
 // replies leave strictly in request order, whatever order the nodes answer in: a FIFO of requests
 // is flushed from the front, each reply appended once everything before it has left. Writes are
-// gathered per loop turn (flush() runs from the worker's check handle).
+// gathered per loop turn (flush() runs from the handler's check handle).
 //
 // Backpressure: reading stops while the output not yet taken by the client is above the high
 // watermark or too many requests are in flight, and resumes below the low watermark.
 class ClientConn {
  public:
-  ClientConn(server::Worker& worker, uint64_t id);
+  ClientConn(ClientHandler& handler, uint64_t id);
   ~ClientConn();
   ClientConn(const ClientConn&) = delete;
   ClientConn& operator=(const ClientConn&) = delete;
@@ -61,7 +58,7 @@ class ClientConn {
   void updateReading();
   size_t outputBytes() const { return out_.size() + writing_.size(); }
 
-  server::Worker& worker_;
+  ClientHandler& handler_;
   uint64_t id_;
   uv_tcp_t tcp_;
   uv_write_t write_req_;
@@ -85,7 +82,7 @@ class ClientConn {
   bool processing_ = false;
 
  public:
-  bool in_flush_list = false;  // owned by the worker's flush list
+  bool in_flush_list = false;  // owned by the handler's flush list
 };
 
 }  // namespace slotproxy::client

@@ -16,22 +16,20 @@
 #include "config/config.h"
 #include "proxy/backend/backend_conn.h"
 #include "proxy/backend/backend_node.h"
+#include "proxy/client/client_handler.h"
 #include "proxy/cluster/slot_map.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/limits.h"
 #include "proxy/server/refresher.h"
 #include "proxy/server/stats.h"
 
-namespace slotproxy::client {
-class ClientConn;
-}
 
 namespace slotproxy::server {
 
 // One event loop's worth of proxy: a listener, its client connections, a pool of pipelined
 // connections to every Redis node, the current slot map and the requests held while a slot has
 // no reachable primary. Everything here runs on the loop's thread.
-class Worker : public backend::BackendEvents {
+class Worker : public backend::BackendEvents, public client::ClientHandler {
  public:
   Worker(const config::Config& config, uv_loop_t* loop, Stats& stats);
   ~Worker() override;
@@ -44,8 +42,8 @@ class Worker : public backend::BackendEvents {
   // Closes every handle so that uv_run returns.
   void shutdown();
 
-  const config::Config& config() const { return config_; }
-  const resp::Limits& respLimits() const { return limits_; }
+  const config::Config& config() const override { return config_; }
+  const resp::Limits& respLimits() const override { return limits_; }
   uv_loop_t* loop() const { return loop_; }
   cluster::SlotMapPtr slotMap() const { return map_; }
   Refresher& refresher() { return *refresher_; }
@@ -56,10 +54,12 @@ class Worker : public backend::BackendEvents {
   // From ClientConn: one parsed command. `raw` is its RESP bytes (empty for inline commands,
   // which are re-encoded).
   void handleCommand(client::ClientConn& client, std::span<const std::string_view> args,
-                     std::string_view raw);
-  void scheduleFlush(client::ClientConn* client);
-  void onClientClosed(client::ClientConn* client);
-  void countBytesOut(size_t n) { stats_.bytes_out.fetch_add(n, std::memory_order_relaxed); }
+                     std::string_view raw) override;
+  void scheduleFlush(client::ClientConn* client) override;
+  void onClientClosed(client::ClientConn* client) override;
+  void countBytesOut(size_t n) override {
+    stats_.bytes_out.fetch_add(n, std::memory_order_relaxed);
+  }
 
   // From Refresher: a new validated map.
   void installMap(cluster::SlotMapPtr map, std::string_view trigger);
