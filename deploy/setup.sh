@@ -15,6 +15,7 @@ readonly PACKAGES=(
   libuv1-dev node-llhttp libxxhash-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libhiredis-dev
   redis-server redis-tools python3 procps iproute2
+  prometheus
 )
 
 die() { echo "setup.sh: $*" >&2; exit 1; }

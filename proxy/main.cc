@@ -40,6 +40,7 @@ struct MainState {
   uv_signal_t sigterm;
   uv_signal_t sigint;
   uv_async_t drained;
+  server::Stats* stats = nullptr;
   admin::AdminServer* admin = nullptr;  // on this loop; stopped with the workers
   bool stopping = false;
 };
@@ -65,6 +66,7 @@ void onSignal(uv_signal_t* handle, int signum) {
     return;
   }
   st->stopping = true;
+  st->stats->draining.store(true);
   log::info(signum == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining");
   for (auto& w : st->workers) {
     w->command.store(1);
@@ -81,6 +83,7 @@ int run(const config::Config& cfg) {
   server::Stats stats;
   MainState st;
   st.loop = uv_default_loop();
+  st.stats = &stats;
 
   // Admin HTTP (/metrics /healthz /readyz /topology /) on the main loop; serves while draining.
   // Bound before the workers: a bad --admin fails before anything runs.

@@ -339,12 +339,17 @@ code{font-size:12px}.num{text-align:right}
 }
 
 HttpResponse route(const HttpRequest& request, const server::Stats& stats) {
-  if (request.method != "GET") {
-    HttpResponse r = text(405, "method not allowed: only GET\n");
-    r.headers.emplace_back("Allow", "GET");
+  const std::string_view path = request.path;
+  if (request.method == "POST" && path == "/refresh") {
+    // An admin action: every worker refreshes its slot map now (the trigger "manual").
+    stats.refresh_requests.fetch_add(1, std::memory_order_relaxed);
+    return text(202, "refresh requested\n");
+  }
+  if (request.method != "GET" || path == "/refresh") {
+    HttpResponse r = text(405, "method not allowed: GET, or POST /refresh\n");
+    r.headers.emplace_back("Allow", path == "/refresh" ? "POST" : "GET");
     return r;
   }
-  const std::string_view path = request.path;
   if (path == "/metrics") {
     HttpResponse r = text(200, metrics::renderText(stats));
     r.content_type = metrics::kTextContentType;
@@ -356,6 +361,9 @@ HttpResponse route(const HttpRequest& request, const server::Stats& stats) {
     {
       std::lock_guard<std::mutex> lock(stats.mu);
       map = stats.map;
+    }
+    if (stats.draining.load(std::memory_order_relaxed)) {
+      return text(503, "draining: SIGTERM received\n");
     }
     const Readiness ready = checkReadiness(map.get());
     return text(ready.ready ? 200 : 503, ready.reason + "\n");

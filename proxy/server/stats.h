@@ -74,7 +74,9 @@ struct Stats {
   std::atomic<uint64_t> refresh_failures{0};
   std::atomic<uint64_t> unknown_commands{0};
   // Bumped by an admin action (POST /refresh): every worker refreshes its slot map once.
-  std::atomic<uint64_t> refresh_requests{0};
+  mutable std::atomic<uint64_t> refresh_requests{0};
+  // SIGTERM received: /readyz answers 503 so that no new traffic is sent here.
+  std::atomic<bool> draining{false};
   // Failover timing: seconds from a primary lost (connection failure or marked failed) until its
   // slots were served by another primary.
   std::array<std::atomic<uint64_t>, kFailoverBuckets.size() + 1> failover_seconds{};  // last: +Inf

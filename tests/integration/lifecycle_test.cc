@@ -1,8 +1,12 @@
 // The slotproxy binary's life cycle against a real cluster on 127.0.17.0/24: `check` verdicts,
 // SIGTERM draining in-flight requests, exit codes of bad configurations.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -14,11 +18,29 @@
 namespace slotproxy::testing {
 namespace {
 
-constexpr int kNet = 17;  // see addresses.h
+constexpr int kNet = kNetLifecycle;
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// One HTTP/1.0 exchange with the admin port; the whole answer (headers and body).
+std::string http(const std::string& ip, int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
 }
 
 class LifecycleTest : public ::testing::Test {
@@ -116,6 +138,24 @@ TEST_F(LifecycleTest, SigtermDrainsInFlightRequestsThenExitsZero) {
   EXPECT_TRUE(replyIs(reply, "v1")) << describe(reply, c.get());
   stopper.join();
   EXPECT_EQ(exit_code, 0) << tailFile(proxy.log(), 20);
+}
+
+TEST_F(LifecycleTest, PostRefreshTriggersAManualRefresh) {
+  ProxyProcess proxy("127.0.17.102", 6379, {"--refresh-interval", "1h"});
+  std::string error;
+  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+  const std::string manual = "slotproxy_topology_refreshes_total{trigger=\"manual\"} ";
+  const std::string before = http("127.0.17.102", 9379, "GET /metrics HTTP/1.0\r\n\r\n");
+  ASSERT_NE(before.find(manual + "0"), std::string::npos) << before;
+  const std::string answer = http("127.0.17.102", 9379, "POST /refresh HTTP/1.0\r\n\r\n");
+  EXPECT_NE(answer.find("202"), std::string::npos) << answer;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return http("127.0.17.102", 9379, "GET /metrics HTTP/1.0\r\n\r\n").find(manual + "1") !=
+               std::string::npos;
+      },
+      5000));
+  EXPECT_EQ(proxy.stopGracefully(), 0);
 }
 
 TEST_F(LifecycleTest, ExitCodes) {

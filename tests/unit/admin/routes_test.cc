@@ -118,6 +118,27 @@ TEST(Route, UnknownPathIs404AndOtherMethodsAre405) {
   EXPECT_EQ(route(get("/healthz", "HEAD"), stats).status, 405);
 }
 
+TEST(Route, PostRefreshAsksTheWorkersForARefresh) {
+  server::Stats stats;
+  EXPECT_EQ(route(get("/refresh", "POST"), stats).status, 202);
+  EXPECT_EQ(stats.refresh_requests.load(), 1u);
+  const HttpResponse r = route(get("/refresh"), stats);
+  EXPECT_EQ(r.status, 405);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].second, "POST");
+  EXPECT_EQ(stats.refresh_requests.load(), 1u);
+}
+
+TEST(Route, ReadyzIs503WhileDraining) {
+  server::Stats stats;
+  setMap(stats, testing::threeShards(/*failed_b=*/false));
+  EXPECT_EQ(route(get("/readyz"), stats).status, 200);
+  stats.draining.store(true);
+  const HttpResponse r = route(get("/readyz"), stats);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "draining: SIGTERM received\n");
+}
+
 TEST(TopologyJson, ListsNodesRangesVersionAndRefresh) {
   server::Stats stats;
   setMap(stats, testing::threeShards(/*failed_b=*/true));
