@@ -2,18 +2,14 @@
 
 #include "proxy/backend/backend_node.h"
 #include "proxy/net/event_clock.h"
+#include "proxy/net/read_buffer.h"
 #include "proxy/net/uv_util.h"
 
 namespace slotproxy::backend {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = net::kReadBufferSize;
 constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
-
-// Every connection of a loop reads into this buffer first; only the tail of a reply that is not
-// complete yet is copied into the connection's own buffer (the way Redis 7 reuses its query
-// buffer).
-thread_local char tls_read_buf[kReadChunk];
 
 }  // namespace
 
@@ -138,7 +134,7 @@ void BackendConn::onConnect(int status) {
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* self = static_cast<Handle*>(h->data)->owner;
         if (self == nullptr || self->in_.empty()) {
-          *buf = uv_buf_init(tls_read_buf, kReadChunk);
+          *buf = uv_buf_init(net::loopReadBuffer(), kReadChunk);
         } else {
           char* p = self->in_.writable(kReadChunk);
           *buf = uv_buf_init(p, static_cast<unsigned>(self->in_.writableSize()));
@@ -163,8 +159,8 @@ void BackendConn::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   const auto n = static_cast<size_t>(nread);
-  if (buf->base == tls_read_buf) {
-    processInput(std::string_view(tls_read_buf, n), true);
+  if (buf->base == net::loopReadBuffer()) {
+    processInput(std::string_view(buf->base, n), true);
   } else {
     in_.commit(n);
     processInput(in_.view(), false);

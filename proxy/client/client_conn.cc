@@ -1,15 +1,13 @@
 #include "proxy/client/client_conn.h"
 
 #include "proxy/net/event_clock.h"
+#include "proxy/net/read_buffer.h"
 #include "proxy/resp/encoder.h"
 
 namespace slotproxy::client {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-// Input is parsed straight from this per-loop buffer; only an incomplete command is copied into
-// the connection's own buffer. Idle connections hold no read buffer at all.
-thread_local char tls_read_buf[kReadChunk];
+constexpr size_t kReadChunk = net::kReadBufferSize;
 
 }  // namespace
 
@@ -57,7 +55,7 @@ void ClientConn::updateReading() {
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* self = static_cast<ClientConn*>(h->data);
         if (self->in_.empty()) {
-          *buf = uv_buf_init(tls_read_buf, kReadChunk);
+          *buf = uv_buf_init(net::loopReadBuffer(), kReadChunk);
         } else {
           char* p = self->in_.writable(kReadChunk);
           *buf = uv_buf_init(p, static_cast<unsigned>(self->in_.writableSize()));
@@ -76,8 +74,8 @@ void ClientConn::onRead(ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   const auto n = static_cast<size_t>(nread);
-  if (buf->base == tls_read_buf) {
-    const std::string_view data(tls_read_buf, n);
+  if (buf->base == net::loopReadBuffer()) {
+    const std::string_view data(buf->base, n);
     const size_t used = process(data);
     if (used < n && !input_done_) in_.append(data.substr(used));
   } else {
