@@ -1,0 +1,62 @@
+// A primary is SIGKILLed under a write load through slotproxy; its replica is promoted; the old
+// primary is restarted and rejoins as a replica of the promoted one. Checks the ledger (no
+// acknowledged INCRBY lost, none applied twice), that the only client errors are "outcome
+// unknown", and that the proxy serves the failed slots within node-timeout + 2 s of the cluster
+// itself being ok again. Net 127.0.20.0/24.
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/failover/ledger_load.h"
+#include "tests/integration/failover/scenario.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetFailover + 0;
+
+TEST(MasterKilledTest, ReplicaPromotedAndOldMasterRejoinsWithoutLosingAcknowledgedWrites) {
+  if (!ProxyProcess::available()) {
+    GTEST_SKIP() << "no slotproxy binary";
+  }
+  LocalCluster cluster({.net = kNet});
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
+  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
+
+  const int victim = cluster.primaryOfSlot(0);
+  const int replica = cluster.replicaOf(victim);
+  ASSERT_GE(victim, 0);
+  ASSERT_GE(replica, 0);
+  const auto affected = slotsOwnedBy(cluster, victim);
+
+  LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
+  load.setAffected(affected);
+  load.start();
+  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+
+  logEvent("SIGKILL primary " + cluster.address(victim));
+  cluster.kill(victim);
+  const auto cluster_ok_at = waitPrimary(cluster, 0, replica, 20000);
+  ASSERT_TRUE(cluster_ok_at.has_value())
+      << "replica " << cluster.address(replica) << " was not promoted";
+  logEvent("cluster ok: " + cluster.address(replica) + " is primary");
+  ASSERT_TRUE(load.waitAffectedSuccesses(200, 10000));
+  expectFailoverCounted(proxy);
+
+  logEvent("restart old primary " + cluster.address(victim));
+  ASSERT_TRUE(cluster.restart(victim, &error)) << error;
+  ASSERT_TRUE(cluster.waitClusterOk(kClusterTimeoutMs, &error)) << error;
+  ASSERT_TRUE(cluster.waitReplicasSynced(kClusterTimeoutMs, &error)) << error;
+  EXPECT_EQ(cluster.replicaOf(replica), victim) << "the old primary did not rejoin as a replica";
+  logEvent("old primary rejoined as a replica and synced");
+
+  finishScenario({.name = "master_killed",
+                  .cluster_ok_at = *cluster_ok_at,
+                  .affected = affected,
+                  .min_failovers = 1},
+                 cluster, proxy, load);
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
