@@ -1,0 +1,666 @@
+// Commands through slotproxy on a healthy real cluster (3 primaries + 3 replicas on
+// 127.0.11.0/24): data commands of every type land on the primary that owns their slot, split
+// commands merge like key-by-key execution, local and fan-out commands answer like one Redis,
+// and the wire protocol edge cases (binary data, 8 MB values, protocol errors, inline commands)
+// behave as with Redis itself.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/fake_upstream/direct_cluster.h"
+#include "tests/integration/fake_upstream/resp_client.h"
+#include "tests/integration/fixture/local_cluster.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetBasic;
+constexpr int kTimeoutMs = 30000;
+
+std::string str(const redisReply* r) { return std::string(r->str, r->len); }
+
+class BasicTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!ProxyProcess::available()) {
+      return;
+    }
+    cluster_ = new LocalCluster({.net = kNet});
+    if (!cluster_->start(&start_error_)) {
+      start_error_ = "cluster start failed: " + start_error_;
+      return;
+    }
+    proxy_ = new ProxyProcess("127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost),
+                              6379, {});
+    if (!proxy_->start(cluster_->seeds(), &start_error_)) {
+      start_error_ = "slotproxy start failed: " + start_error_;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete proxy_;
+    proxy_ = nullptr;
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (!ProxyProcess::available()) {
+      GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
+    }
+    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    ASSERT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    conn_ = ContextPtr(proxy_->connect());
+    ASSERT_NE(conn_, nullptr);
+    direct_ = std::make_unique<DirectCluster>(*cluster_);
+    ASSERT_TRUE(direct_->ok()) << "no complete slot map from the cluster";
+  }
+  void TearDown() override {
+    if (proxy_ != nullptr) {
+      EXPECT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    }
+  }
+
+  // Through the proxy.
+  ReplyPtr proxied(const std::vector<std::string>& argv) {
+    ReplyPtr r = command(conn_.get(), argv);
+    EXPECT_NE(r, nullptr) << describe(nullptr, conn_.get());
+    return r;
+  }
+  std::unique_ptr<RespClient> rawClient() {
+    std::string error;
+    auto c = RespClient::connect(proxy_->address(), &error);
+    EXPECT_NE(c, nullptr) << error;
+    return c;
+  }
+
+  static LocalCluster* cluster_;
+  static ProxyProcess* proxy_;
+  static std::string start_error_;
+  ContextPtr conn_;
+  std::unique_ptr<DirectCluster> direct_;  // reads and writes bypassing the proxy
+};
+LocalCluster* BasicTest::cluster_ = nullptr;
+ProxyProcess* BasicTest::proxy_ = nullptr;
+std::string BasicTest::start_error_;
+
+#define EXPECT_REPLY(reply, text) \
+  EXPECT_TRUE(replyIs((reply).get(), text)) << describe((reply).get())
+
+#define EXPECT_INT(reply, n)                                                 \
+  do {                                                                       \
+    const ReplyPtr& r_ = (reply);                                            \
+    ASSERT_NE(r_, nullptr);                                                  \
+    EXPECT_EQ(r_->type, REDIS_REPLY_INTEGER) << describe(r_.get());          \
+    EXPECT_EQ(r_->integer, static_cast<long long>(n)) << describe(r_.get()); \
+  } while (0)
+
+// Every element of an array reply as strings (nil as "(nil)").
+std::vector<std::string> elements(const redisReply* r) {
+  std::vector<std::string> out;
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
+    return {"(not an array: " + describe(r) + ")"};
+  }
+  for (size_t i = 0; i < r->elements; ++i) {
+    out.push_back(r->element[i]->type == REDIS_REPLY_NIL ? "(nil)" : describe(r->element[i]));
+  }
+  return out;
+}
+
+// The value of an integer reply; a huge negative number for anything else (fails the sums).
+long long integerOf(const ReplyPtr& r) {
+  return r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1000000;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST_F(BasicTest, RandomKeysOfEveryTypeLandOnTheirPrimariesAndMatchDirectReads) {
+  // Exact per-node key counts below: start from empty primaries.
+  for (int p : direct_->primaries()) {
+    EXPECT_REPLY(direct_->onNode(p, {"FLUSHALL"}), "OK");
+  }
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  constexpr int kKeys = 2000;
+  enum Kind { kString, kCounter, kHash, kList, kZset, kSet, kExpiring, kDeleted, kKinds };
+  struct Key {
+    std::string name;
+    Kind kind;
+    std::string value;  // kString; kCounter: the count
+  };
+  std::vector<Key> keys;
+  std::set<int> slots;
+  for (int i = 0; i < kKeys; ++i) {
+    Key k{"basic:" + std::to_string(rng()) + ":" + std::to_string(i), static_cast<Kind>(i % kKinds),
+          ""};
+    slots.insert(slotOf(k.name));
+    const std::string& n = k.name;
+    switch (k.kind) {
+      case kString:
+      case kDeleted: {
+        k.value = std::string(1 + rng() % 64, 'a');
+        for (char& ch : k.value) {
+          ch = static_cast<char>('a' + rng() % 26);
+        }
+        EXPECT_REPLY(proxied({"SET", n, k.value}), "OK");
+        EXPECT_REPLY(proxied({"GET", n}), k.value);
+        if (k.kind == kDeleted) {
+          EXPECT_INT(proxied({"DEL", n}), 1);
+        }
+        break;
+      }
+      case kCounter: {
+        const int count = 1 + static_cast<int>(rng() % 5);
+        for (int c = 1; c <= count; ++c) {
+          EXPECT_INT(proxied({"INCR", n}), c);
+        }
+        k.value = std::to_string(count);
+        break;
+      }
+      case kHash:
+        EXPECT_INT(proxied({"HSET", n, "f1", "v1:" + n, "f2", "v2"}), 2);
+        EXPECT_EQ(elements(proxied({"HGETALL", n}).get()),
+                  (std::vector<std::string>{"f1", "v1:" + n, "f2", "v2"}));
+        break;
+      case kList:
+        EXPECT_INT(proxied({"LPUSH", n, "a", "b", n}), 3);
+        EXPECT_EQ(elements(proxied({"LRANGE", n, "0", "-1"}).get()),
+                  (std::vector<std::string>{n, "b", "a"}));
+        break;
+      case kZset:
+        EXPECT_INT(proxied({"ZADD", n, "3", "m3", "1", "m1", "2", "m2"}), 3);
+        EXPECT_EQ(elements(proxied({"ZRANGE", n, "0", "-1"}).get()),
+                  (std::vector<std::string>{"m1", "m2", "m3"}));
+        break;
+      case kSet:
+        EXPECT_INT(proxied({"SADD", n, "x", "y", "z", "x"}), 3);
+        EXPECT_EQ(sorted(elements(proxied({"SMEMBERS", n}).get())),
+                  (std::vector<std::string>{"x", "y", "z"}));
+        break;
+      case kExpiring: {
+        EXPECT_REPLY(proxied({"SET", n, "soon"}), "OK");
+        EXPECT_INT(proxied({"EXPIRE", n, "1000"}), 1);
+        ReplyPtr ttl = proxied({"TTL", n});
+        ASSERT_NE(ttl, nullptr);
+        EXPECT_TRUE(ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0 && ttl->integer <= 1000)
+            << describe(ttl.get());
+        break;
+      }
+      case kKinds:
+        break;
+    }
+    keys.push_back(std::move(k));
+    if (HasFatalFailure()) {
+      return;
+    }
+  }
+  EXPECT_GT(slots.size(), 1500u);  // random keys spread over the slots
+
+  // Every key, read from the primary that owns its slot without following any redirect.
+  std::map<int, int> per_primary;  // live keys
+  for (const Key& k : keys) {
+    const std::string& n = k.name;
+    SCOPED_TRACE(n);
+    if (k.kind != kDeleted) {
+      ++per_primary[direct_->ownerOf(n)];
+    }
+    switch (k.kind) {
+      case kString:
+      case kCounter:
+        EXPECT_REPLY(direct_->onOwner(n, {"GET", n}), k.value);
+        break;
+      case kDeleted:
+        EXPECT_INT(direct_->onOwner(n, {"EXISTS", n}), 0);
+        break;
+      case kHash:
+        EXPECT_EQ(elements(direct_->onOwner(n, {"HGETALL", n}).get()),
+                  (std::vector<std::string>{"f1", "v1:" + n, "f2", "v2"}));
+        break;
+      case kList:
+        EXPECT_EQ(elements(direct_->onOwner(n, {"LRANGE", n, "0", "-1"}).get()),
+                  (std::vector<std::string>{n, "b", "a"}));
+        break;
+      case kZset:
+        EXPECT_EQ(elements(direct_->onOwner(n, {"ZRANGE", n, "0", "-1", "WITHSCORES"}).get()),
+                  (std::vector<std::string>{"m1", "1", "m2", "2", "m3", "3"}));
+        break;
+      case kSet:
+        EXPECT_EQ(sorted(elements(direct_->onOwner(n, {"SMEMBERS", n}).get())),
+                  (std::vector<std::string>{"x", "y", "z"}));
+        break;
+      case kExpiring: {
+        EXPECT_REPLY(direct_->onOwner(n, {"GET", n}), "soon");
+        ReplyPtr ttl = direct_->onOwner(n, {"TTL", n});
+        ASSERT_NE(ttl, nullptr);
+        EXPECT_TRUE(ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0 && ttl->integer <= 1000)
+            << describe(ttl.get());
+        break;
+      }
+      case kKinds:
+        break;
+    }
+  }
+  // The keys really are spread over all three primaries, and each holds at least its share.
+  ASSERT_EQ(direct_->primaries().size(), 3u);
+  for (int p : direct_->primaries()) {
+    EXPECT_GT(per_primary[p], kKeys / 5) << "primary " << cluster_->address(p);
+    EXPECT_INT(direct_->onNode(p, {"DBSIZE"}), per_primary[p]);
+  }
+}
+
+TEST_F(BasicTest, HashTaggedKeysWorkWithMultiKeyCommands) {
+  ReplyPtr clean = proxied({"DEL", "{user1000}.a", "{user1000}.b", "{user1000}.u", "{user1000}.c",
+                            "{user1000}.m1", "{user1000}.m2", "{user1000}.m3"});
+  ASSERT_NE(clean, nullptr);
+  ASSERT_EQ(clean->type, REDIS_REPLY_INTEGER) << describe(clean.get());
+  EXPECT_INT(proxied({"SADD", "{user1000}.a", "x", "y"}), 2);
+  EXPECT_INT(proxied({"SADD", "{user1000}.b", "y", "z"}), 2);
+  EXPECT_INT(proxied({"SUNIONSTORE", "{user1000}.u", "{user1000}.a", "{user1000}.b"}), 3);
+  EXPECT_REPLY(proxied({"RENAME", "{user1000}.a", "{user1000}.c"}), "OK");
+  EXPECT_INT(proxied({"MSETNX", "{user1000}.m1", "v1", "{user1000}.m2", "v2"}), 1);
+  EXPECT_INT(proxied({"MSETNX", "{user1000}.m1", "w1", "{user1000}.m3", "w3"}), 0);
+
+  const std::string any = "{user1000}.u";
+  EXPECT_EQ(sorted(elements(direct_->onOwner(any, {"SMEMBERS", "{user1000}.u"}).get())),
+            (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_INT(direct_->onOwner(any, {"EXISTS", "{user1000}.a"}), 0);
+  EXPECT_EQ(sorted(elements(direct_->onOwner(any, {"SMEMBERS", "{user1000}.c"}).get())),
+            (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(
+      elements(
+          direct_->onOwner(any, {"MGET", "{user1000}.m1", "{user1000}.m2", "{user1000}.m3"}).get()),
+      (std::vector<std::string>{"v1", "v2", "(nil)"}));
+}
+
+TEST_F(BasicTest, CrossSlotMultiKeyCommandsGetRedisCrossslotError) {
+  ASSERT_NE(slotOf("{a}x"), slotOf("{b}x"));
+  const std::string crossslot = "CROSSSLOT Keys in request don't hash to the same slot";
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{{"SUNIONSTORE", "{a}dest", "{a}x", "{b}x"},
+                                             {"RENAME", "{a}x", "{b}x"},
+                                             {"MSETNX", "{a}x", "1", "{b}x", "2"}}) {
+    ReplyPtr r = proxied(argv);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->type, REDIS_REPLY_ERROR) << argv[0] << ": " << describe(r.get());
+    EXPECT_EQ(str(r.get()), crossslot) << argv[0];
+  }
+  EXPECT_GE(scrapeMetric(proxy_->adminAddress(),
+                         "slotproxy_command_errors_total{command=\"sunionstore\",kind=\"routing\"}")
+                .value_or(-1),
+            1);
+  EXPECT_REPLY(proxied({"PING"}), "PONG");
+}
+
+TEST_F(BasicTest, SplitCommandsAcrossSlotsMergeInKeyOrderLikeKeyByKey) {
+  std::mt19937 rng(42);
+  // 60 keys over many slots; the first 40 exist, then repeats and missing keys interleaved.
+  std::vector<std::string> present;
+  std::vector<std::string> mset = {"MSET"};
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 40; ++i) {
+    present.push_back("split:" + std::to_string(rng()) + ":" + std::to_string(i));
+    mset.push_back(present.back());
+    mset.push_back("v" + std::to_string(i));
+    model[present.back()] = "v" + std::to_string(i);
+  }
+  // A repeated key in the same MSET: the later value wins, as in Redis.
+  mset.push_back(present[3]);
+  mset.push_back("v3-again");
+  model[present[3]] = "v3-again";
+  EXPECT_REPLY(proxied(mset), "OK");
+
+  std::vector<std::string> query;
+  std::set<int> owners;
+  std::set<int> slots;
+  for (int i = 0; i < 40; ++i) {
+    query.push_back(present[static_cast<size_t>(i)]);
+    if (i % 5 == 0) {
+      query.push_back("split:missing:" + std::to_string(i));
+    }
+    if (i % 7 == 0) {
+      query.push_back(present[static_cast<size_t>(i / 2)]);  // a duplicate
+    }
+  }
+  for (const std::string& k : query) {
+    owners.insert(direct_->ownerOf(k));
+    slots.insert(slotOf(k));
+  }
+  ASSERT_EQ(owners.size(), 3u);
+  ASSERT_GT(slots.size(), 30u);
+
+  auto withCommand = [&](const std::string& name) {
+    std::vector<std::string> argv = {name};
+    argv.insert(argv.end(), query.begin(), query.end());
+    return argv;
+  };
+
+  // MGET = GET key by key, in the client's order (missing keys nil, duplicates repeated).
+  std::vector<std::string> expected_mget;
+  for (const std::string& k : query) {
+    const auto it = model.find(k);
+    expected_mget.push_back(it == model.end() ? "(nil)" : it->second);
+    ReplyPtr get = proxied({"GET", k});
+    EXPECT_EQ(get->type == REDIS_REPLY_NIL ? "(nil)" : describe(get.get()), expected_mget.back());
+    ReplyPtr direct = direct_->onOwner(k, {"GET", k});
+    EXPECT_EQ(direct->type == REDIS_REPLY_NIL ? "(nil)" : describe(direct.get()),
+              expected_mget.back());
+  }
+  EXPECT_EQ(elements(proxied(withCommand("MGET")).get()), expected_mget);
+
+  // EXISTS and TOUCH count every occurrence; key by key gives the same sums.
+  long long exists_sum = 0;
+  long long touch_sum = 0;
+  for (const std::string& k : query) {
+    exists_sum += integerOf(proxied({"EXISTS", k}));
+    touch_sum += integerOf(proxied({"TOUCH", k}));
+  }
+  EXPECT_GT(exists_sum, 40);  // duplicates counted
+  EXPECT_INT(proxied(withCommand("EXISTS")), exists_sum);
+  EXPECT_INT(proxied(withCommand("TOUCH")), touch_sum);
+
+  // DEL then UNLINK: each key once (duplicates do not count twice), as key by key would.
+  EXPECT_INT(proxied(withCommand("DEL")), 40);
+  EXPECT_INT(proxied(withCommand("EXISTS")), 0);
+  for (const std::string& k : present) {
+    EXPECT_INT(direct_->onOwner(k, {"EXISTS", k}), 0);
+  }
+  EXPECT_REPLY(proxied(mset), "OK");
+  EXPECT_INT(proxied(withCommand("UNLINK")), 40);
+  EXPECT_INT(proxied(withCommand("UNLINK")), 0);
+  for (const std::string& k : present) {
+    EXPECT_INT(direct_->onOwner(k, {"EXISTS", k}), 0);
+  }
+}
+
+TEST_F(BasicTest, LocalCommandsAnswerLikeRedis) {
+  const int node = direct_->primaries()[0];
+  EXPECT_REPLY(proxied({"PING"}), "PONG");
+  EXPECT_REPLY(proxied({"PING", "hello world"}), "hello world");
+  EXPECT_REPLY(proxied({"ECHO", std::string("a\0b\r\n", 5)}), std::string("a\0b\r\n", 5));
+  EXPECT_REPLY(proxied({"SELECT", "0"}), "OK");
+  ReplyPtr select1 = proxied({"SELECT", "1"});
+  ASSERT_NE(select1, nullptr);
+  EXPECT_EQ(select1->type, REDIS_REPLY_ERROR);
+  EXPECT_EQ(describe(select1.get()), describe(direct_->onNode(node, {"SELECT", "1"}).get()));
+
+  ReplyPtr name = proxied({"CLIENT", "GETNAME"});
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(name->type, REDIS_REPLY_NIL) << describe(name.get());
+  EXPECT_REPLY(proxied({"CLIENT", "SETNAME", "basic-test"}), "OK");
+  EXPECT_REPLY(proxied({"CLIENT", "GETNAME"}), "basic-test");
+  EXPECT_EQ(describe(proxied({"CLIENT", "SETNAME", "a b"}).get()),
+            describe(direct_->onNode(node, {"CLIENT", "SETNAME", "a b"}).get()));
+  EXPECT_REPLY(proxied({"CLIENT", "GETNAME"}), "basic-test");
+
+  ReplyPtr id1 = proxied({"CLIENT", "ID"});
+  ContextPtr other(proxy_->connect());
+  ReplyPtr id2 = command(other.get(), {"CLIENT", "ID"});
+  ASSERT_NE(id1, nullptr);
+  ASSERT_NE(id2, nullptr);
+  EXPECT_EQ(id1->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(id2->type, REDIS_REPLY_INTEGER);
+  EXPECT_NE(id1->integer, id2->integer);
+  EXPECT_EQ(describe(proxied({"CLIENT", "ID"}).get()), describe(id1.get()));  // stable
+
+  ReplyPtr hello = proxied({"HELLO", "2"});
+  ASSERT_NE(hello, nullptr);
+  ASSERT_EQ(hello->type, REDIS_REPLY_ARRAY) << describe(hello.get());
+  std::map<std::string, std::string> fields;
+  for (size_t i = 0; i + 1 < hello->elements; i += 2) {
+    fields[str(hello->element[i])] = describe(hello->element[i + 1]);
+  }
+  EXPECT_EQ(fields["server"], "redis");
+  EXPECT_EQ(fields["proto"], "(integer) 2");
+  EXPECT_EQ(fields["id"], describe(id1.get()));
+  ReplyPtr hello3 = proxied({"HELLO", "3"});
+  ASSERT_NE(hello3, nullptr);
+  EXPECT_EQ(hello3->type, REDIS_REPLY_ERROR);
+  EXPECT_EQ(str(hello3.get()).rfind("NOPROTO ", 0), 0u) << describe(hello3.get());
+  EXPECT_REPLY(proxied({"PING"}), "PONG");  // still RESP2
+
+  for (const std::string key : {"", "foo", "{user1000}.following", "123456789", "a{}b"}) {
+    ReplyPtr slot = proxied({"CLUSTER", "KEYSLOT", key});
+    EXPECT_INT(slot, slotOf(key));
+    EXPECT_EQ(describe(slot.get()),
+              describe(direct_->onNode(node, {"CLUSTER", "KEYSLOT", key}).get()));
+  }
+
+  // QUIT: +OK, then the proxy closes the connection.
+  auto raw = rawClient();
+  ASSERT_NE(raw, nullptr);
+  std::string error;
+  ASSERT_TRUE(raw->sendAll(encodeCommand({"QUIT"}) + encodeCommand({"PING"}), 5000, &error));
+  std::string bytes;
+  EXPECT_TRUE(raw->readUntilEof(&bytes, 5000)) << "not closed after QUIT; got: " << bytes;
+  EXPECT_EQ(bytes, "+OK\r\n");
+}
+
+TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
+  EXPECT_REPLY(proxied({"FLUSHALL"}), "OK");
+  for (int p : direct_->primaries()) {
+    EXPECT_INT(direct_->onNode(p, {"DBSIZE"}), 0);
+  }
+  EXPECT_INT(proxied({"DBSIZE"}), 0);
+  ReplyPtr none = proxied({"KEYS", "*"});
+  ASSERT_NE(none, nullptr);
+  EXPECT_EQ(none->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(none->elements, 0u);
+
+  std::vector<std::string> written;
+  for (int i = 0; i < 300; ++i) {
+    written.push_back("fanout:" + std::to_string(i));
+    EXPECT_REPLY(proxied({"SET", written.back(), "x"}), "OK");
+  }
+  long long sum = 0;
+  std::vector<std::string> direct_keys;
+  for (int p : direct_->primaries()) {
+    ReplyPtr n = direct_->onNode(p, {"DBSIZE"});
+    EXPECT_GT(n->integer, 0) << cluster_->address(p);
+    sum += n->integer;
+    for (const std::string& k : elements(direct_->onNode(p, {"KEYS", "*"}).get())) {
+      direct_keys.push_back(k);
+    }
+  }
+  EXPECT_EQ(sum, 300);
+  EXPECT_INT(proxied({"DBSIZE"}), sum);
+  EXPECT_EQ(sorted(elements(proxied({"KEYS", "*"}).get())), sorted(written));
+  EXPECT_EQ(sorted(direct_keys), sorted(written));
+  EXPECT_EQ(sorted(elements(proxied({"KEYS", "fanout:1?"}).get())),
+            sorted({"fanout:10", "fanout:11", "fanout:12", "fanout:13", "fanout:14", "fanout:15",
+                    "fanout:16", "fanout:17", "fanout:18", "fanout:19"}));
+
+  EXPECT_REPLY(proxied({"FLUSHALL"}), "OK");
+  for (int p : direct_->primaries()) {
+    EXPECT_INT(direct_->onNode(p, {"DBSIZE"}), 0);
+  }
+  EXPECT_INT(proxied({"DBSIZE"}), 0);
+}
+
+TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"MULTI"}, "MULTI"},
+      {{"SUBSCRIBE", "news"}, "SUBSCRIBE"},
+      {{"BLPOP", "unsupported:list", "0"}, "BLPOP"},
+      {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
+  };
+  for (const auto& [argv, name] : cases) {
+    ReplyPtr r = proxied(argv);
+    ASSERT_NE(r, nullptr) << name;
+    EXPECT_EQ(r->type, REDIS_REPLY_ERROR) << name << ": " << describe(r.get());
+    const std::string message = str(r.get());
+    EXPECT_EQ(message.rfind("ERR ", 0), 0u) << message;
+    EXPECT_NE(message.find(name), std::string::npos) << message;
+  }
+  // Not in a transaction, not subscribed, not blocked: a plain command runs at once.
+  EXPECT_REPLY(proxied({"SET", "unsupported:after", "1"}), "OK");
+  EXPECT_REPLY(proxied({"GET", "unsupported:after"}), "1");
+  EXPECT_REPLY(proxied({"PING"}), "PONG");
+}
+
+TEST_F(BasicTest, UnknownCommandAndBadArityGetRedisOwnErrorTexts) {
+  const int node = direct_->primaries()[0];
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"FOOBAR", "a", "b"}, {"foobar"}, {"GET"}, {"SET", "k"}, {"CLIENT", "NOSUCH"}}) {
+    ReplyPtr mine = proxied(argv);
+    ReplyPtr redis = direct_->onNode(node, argv);
+    ASSERT_NE(mine, nullptr);
+    ASSERT_NE(redis, nullptr);
+    EXPECT_EQ(mine->type, REDIS_REPLY_ERROR) << argv[0];
+    if (argv[0] == "CLIENT") {
+      // command/POLICY.md: an unknown subcommand of a container is refused by the proxy (not
+      // forwarded); the error names the container.
+      EXPECT_NE(str(mine.get()).find("'CLIENT'"), std::string::npos) << describe(mine.get());
+      continue;
+    }
+    EXPECT_EQ(describe(mine.get()), describe(redis.get())) << argv[0];
+  }
+  EXPECT_REPLY(proxied({"PING"}), "PONG");
+}
+
+TEST_F(BasicTest, LocalCommandsRejectBadArgumentsWithRedisOwnErrors) {
+  const int node = direct_->primaries()[0];
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{{"PING", "a", "b"},
+                                             {"ECHO", "a", "b"},
+                                             {"SELECT", "x"},
+                                             {"HELLO", "x"},
+                                             {"HELLO", "1"},
+                                             {"HELLO", "4"},
+                                             {"HELLO", "2", "AUTH"},
+                                             {"CLIENT", "SETNAME", "a\nb"},
+                                             {"CLIENT", "GETNAME", "x"},
+                                             {"CLIENT", "ID", "x"},
+                                             {"CLUSTER", "KEYSLOT", "a", "b"}}) {
+    std::string line;
+    for (const std::string& a : argv) {
+      line += a + " ";
+    }
+    ReplyPtr mine = proxied(argv);
+    ReplyPtr redis = direct_->onNode(node, argv);
+    EXPECT_EQ(describe(mine.get()), describe(redis.get())) << line;
+  }
+  EXPECT_REPLY(proxied({"PING"}), "PONG");
+}
+
+TEST_F(BasicTest, SplitMsetWithAMissingValueGetsTheArityErrorAndWritesNothing) {
+  // Its own proxy: this request once crashed slotproxy, and the suite's proxy must survive.
+  ProxyProcess own("127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost + 1), 6379,
+                   {});
+  std::string error;
+  ASSERT_TRUE(own.start(cluster_->seeds(), &error)) << error;
+  ContextPtr conn(own.connect());
+  ASSERT_NE(conn, nullptr);
+  ASSERT_NE(slotOf("{a}odd"), slotOf("{b}odd"));
+  // Redis's answer to an MSET with a key but no value (keys in one slot, so Redis itself checks).
+  ReplyPtr redis = direct_->onOwner("{a}odd", {"MSET", "{a}odd", "1", "{a}odd2"});
+  ASSERT_NE(redis, nullptr);
+  ASSERT_EQ(describe(redis.get()), "(error) ERR wrong number of arguments for 'mset' command");
+
+  ReplyPtr mine = command(conn.get(), {"MSET", "{a}odd", "1", "{b}odd"});
+  EXPECT_EQ(describe(mine.get(), conn.get()), describe(redis.get()));
+  EXPECT_TRUE(own.running()) << "slotproxy died:\n" << tailFile(own.log(), 40);
+  // Nothing written: MSET is all or nothing.
+  EXPECT_INT(direct_->onOwner("{a}odd", {"EXISTS", "{a}odd"}), 0);
+  EXPECT_INT(direct_->onOwner("{b}odd", {"EXISTS", "{b}odd"}), 0);
+  ContextPtr again(own.connect());
+  EXPECT_TRUE(replyIs(command(again.get(), {"PING"}).get(), "PONG"));
+}
+
+TEST_F(BasicTest, BinarySafeKeysAndValuesRoundTrip) {
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) {
+    all_bytes.push_back(static_cast<char>(b));
+  }
+  const std::vector<std::string> keys = {std::string("bin\0key", 7), "bin\r\nkey",
+                                         std::string("\xff\xfe\x00\r", 4), "bin key with spaces",
+                                         all_bytes};
+  const std::vector<std::string> values = {all_bytes, std::string("\0", 1), "\r\n", "\xff", ""};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_REPLY(proxied({"SET", keys[i], values[i]}), "OK");
+    EXPECT_REPLY(proxied({"GET", keys[i]}), values[i]);
+    EXPECT_REPLY(direct_->onOwner(keys[i], {"GET", keys[i]}), values[i]);
+    EXPECT_INT(proxied({"HSET", keys[i] + "h", values[i], keys[i]}), 1);
+    EXPECT_REPLY(direct_->onOwner(keys[i] + "h", {"HGET", keys[i] + "h", values[i]}), keys[i]);
+  }
+  // And through a split MGET.
+  std::vector<std::string> mget = {"MGET"};
+  mget.insert(mget.end(), keys.begin(), keys.end());
+  EXPECT_EQ(elements(proxied(mget).get()), values);
+}
+
+TEST_F(BasicTest, EightMegabyteValueRoundTripsByteExact) {
+  std::mt19937 rng(7);
+  std::string value(8 << 20, '\0');
+  for (char& ch : value) {
+    ch = static_cast<char>(rng());
+  }
+  EXPECT_REPLY(proxied({"SET", "big:8mb", value}), "OK");
+  ReplyPtr got = proxied({"GET", "big:8mb"});
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->type, REDIS_REPLY_STRING);
+  EXPECT_EQ(got->len, value.size());
+  EXPECT_TRUE(std::string_view(got->str, got->len) == value) << "8 MB value differs via proxy";
+  ReplyPtr direct = direct_->onOwner("big:8mb", {"GET", "big:8mb"});
+  ASSERT_NE(direct, nullptr);
+  EXPECT_TRUE(direct->type == REDIS_REPLY_STRING &&
+              std::string_view(direct->str, direct->len) == value)
+      << "8 MB value differs on the node";
+  EXPECT_INT(proxied({"STRLEN", "big:8mb"}), value.size());
+  EXPECT_INT(proxied({"DEL", "big:8mb"}), 1);
+}
+
+TEST_F(BasicTest, ProtocolErrorIsAnsweredOnceThenTheConnectionIsClosed) {
+  // A bad bulk length, followed by a valid command that must never run.
+  const std::string bad = "*1\r\n$x\r\n" + encodeCommand({"SET", "protoerr:after", "ran"});
+  auto raw = rawClient();
+  ASSERT_NE(raw, nullptr);
+  std::string error;
+  ASSERT_TRUE(raw->sendAll(bad, 5000, &error)) << error;
+  std::string mine;
+  EXPECT_TRUE(raw->readUntilEof(&mine, 5000)) << "connection not closed; got: " << mine;
+  EXPECT_EQ(mine.rfind("-ERR Protocol error", 0), 0u) << mine;
+  EXPECT_EQ(mine.find("\r\n"), mine.size() - 2) << "more than one reply: " << mine;
+
+  // Redis itself says the same.
+  std::string theirs;
+  auto node = RespClient::connect(cluster_->address(direct_->primaries()[0]), &error);
+  ASSERT_NE(node, nullptr) << error;
+  ASSERT_TRUE(node->sendAll("*1\r\n$x\r\n", 5000, &error)) << error;
+  EXPECT_TRUE(node->readUntilEof(&theirs, 5000));
+  EXPECT_EQ(mine, theirs);
+
+  ReplyPtr after = proxied({"EXISTS", "protoerr:after"});
+  EXPECT_INT(after, 0);
+}
+
+TEST_F(BasicTest, InlineCommandsWork) {
+  auto raw = rawClient();
+  ASSERT_NE(raw, nullptr);
+  std::string error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(raw->exchange("PING\r\n", 1, &replies, 5000, &error)) << error;
+  EXPECT_REPLY(replies[0], "PONG");
+  replies.clear();
+  ASSERT_TRUE(raw->exchange("SET inline:key \"hello world\"\r\nGET inline:key\n" +
+                                encodeCommand({"STRLEN", "inline:key"}) + "ECHO x\r\n",
+                            4, &replies, 5000, &error))
+      << error;
+  EXPECT_REPLY(replies[0], "OK");
+  EXPECT_REPLY(replies[1], "hello world");
+  EXPECT_INT(replies[2], 11);
+  EXPECT_REPLY(replies[3], "x");
+  EXPECT_REPLY(direct_->onOwner("inline:key", {"GET", "inline:key"}), "hello world");
+}
+
+}  // namespace
+}  // namespace slotproxy::testing

@@ -1,0 +1,92 @@
+#pragma once
+
+// Raw RESP over a plain TCP socket, for tests that must control the exact bytes on the wire (one
+// big pipeline in a single buffer, a malformed request, a client that stops reading) where
+// hiredis's request/response API would get in the way. Replies are parsed with hiredis's
+// redisReader, so they compare with the fixture's helpers (describe, replyIs).
+//
+// Also the cluster key hashing the tests use to pick keys of given slots without asking the
+// proxy (whose own keySlot is under test).
+
+#include <hiredis/hiredis.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/integration/fixture/helpers.h"
+
+namespace slotproxy::testing {
+
+// The slot of `key` as Redis's keyHashSlot computes it: CRC16/XMODEM of the hash tag (the part
+// between the first '{' and the next '}', when not empty) or of the whole key, modulo 16384.
+int slotOf(std::string_view key);
+
+// A key "<prefix><n>" (smallest n) whose slot is `slot`.
+std::string keyInSlot(int slot, std::string_view prefix = "key:");
+
+// `argv` as a RESP multibulk request.
+std::string encodeCommand(const std::vector<std::string>& argv);
+
+// GET `path` over HTTP/1.0 from "ip:port"; the body, or nullopt on any failure or non-200.
+std::optional<std::string> httpGet(const std::string& host_port, const std::string& path,
+                                   int timeout_ms = 5000);
+
+// The value of one series (e.g. `slotproxy_redirects_total{kind="ask"}`, written exactly as
+// the exposition shows it) in slotproxy's /metrics at `admin`; nullopt if the scrape fails or the
+// series is absent.
+std::optional<double> scrapeMetric(const std::string& admin, const std::string& series);
+
+// One client socket. Not thread-safe; every call has a deadline and never blocks past it.
+class RespClient {
+ public:
+  // Connects to "ip:port" (blocking, with `timeout_ms`). nullptr with `error` on failure.
+  static std::unique_ptr<RespClient> connect(const std::string& host_port, std::string* error,
+                                             int timeout_ms = 2000);
+  ~RespClient();
+  RespClient(const RespClient&) = delete;
+  RespClient& operator=(const RespClient&) = delete;
+
+  int fd() const { return fd_; }
+
+  // Writes all of `data`, waiting for the socket at most `timeout_ms` in total. Does not read.
+  bool sendAll(std::string_view data, int timeout_ms, std::string* error);
+  // Writes as much of `data` as the socket takes right now (non-blocking); the count written,
+  // -1 on an error other than EAGAIN.
+  ssize_t sendSome(std::string_view data);
+
+  // Reads until `n` more replies are parsed, appending them to `out`. False with `error` on
+  // timeout, EOF or a protocol error (the replies parsed so far are in `out`).
+  bool readReplies(size_t n, std::vector<ReplyPtr>* out, int timeout_ms, std::string* error);
+  // Sends `data` while reading, so that a pipeline bigger than the socket buffers cannot
+  // deadlock, until `n` replies arrived.
+  bool exchange(std::string_view data, size_t n, std::vector<ReplyPtr>* out, int timeout_ms,
+                std::string* error);
+  // One command, one reply (nullptr with `error` on failure).
+  ReplyPtr call(const std::vector<std::string>& argv, std::string* error, int timeout_ms = 5000);
+
+  // Raw bytes until the peer closes. False if it did not close within `timeout_ms` (then `out`
+  // has what arrived). Bytes already buffered for the reply parser come first.
+  bool readUntilEof(std::string* out, int timeout_ms);
+  // True if the peer has closed the connection within `timeout_ms` (bytes are discarded).
+  bool closedWithin(int timeout_ms);
+  // True if at least one byte arrives within `timeout_ms` (it is kept for the reply parser).
+  bool readableWithin(int timeout_ms);
+
+  // Closes with RST instead of FIN (SO_LINGER 0): an abrupt client death.
+  void abort();
+
+ private:
+  RespClient(int fd);
+  // One read into the reply parser; 1 data, 0 EOF, -1 error, -2 timeout.
+  int readOnce(int timeout_ms);
+
+  int fd_;
+  redisReader* reader_;
+  std::string raw_;  // bytes read but not given to the reply parser (readUntilEof)
+};
+
+}  // namespace slotproxy::testing

@@ -1,0 +1,458 @@
+// slotproxy against scripted fake cluster nodes (tests/integration/fake_upstream) on
+// 127.0.30.0/24: the exact bytes the proxy sends on MOVED, ASK and split commands, replies that
+// arrive in pieces or out of order across nodes, and the redirect cap.
+//
+// Every test starts two fresh fake primaries, A (127.0.30.151, slots 0-8191) and B
+// (127.0.30.152, slots 8192-16383), and a fresh slotproxy (127.0.30.100:6379) seeded with both.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/fake_upstream/fake_redis.h"
+#include "tests/integration/fake_upstream/resp_client.h"
+#include "tests/integration/fixture/local_cluster.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetFakeUpstream;
+constexpr int kMaxRedirects = 3;  // passed to the proxy; the redirect-loop tests count on it
+constexpr int kTimeoutMs = 10000;
+
+std::string netIp(int host) { return "127.0." + std::to_string(kNet) + "." + std::to_string(host); }
+
+std::string bulk(std::string_view s) {
+  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
+}
+
+// A key on the fake node that owns slots [first, last], whose slot differs from `avoid_slot`.
+std::string keyBetween(int first, int last, std::string_view prefix, int avoid_slot = -1) {
+  for (int n = 0;; ++n) {
+    std::string key = std::string(prefix) + std::to_string(n);
+    const int slot = slotOf(key);
+    if (slot >= first && slot <= last && slot != avoid_slot) {
+      return key;
+    }
+  }
+}
+
+class FakeUpstreamTest : public ::testing::Test {
+ protected:
+  static constexpr int kSplit = 8192;  // A owns [0, kSplit), B the rest
+
+  void SetUp() override {
+    if (!ProxyProcess::available()) {
+      GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
+    }
+    topology_ = std::make_shared<FakeTopology>();
+    a_ = std::make_unique<FakeRedis>("A", netIp(151), 6379, topology_);
+    b_ = std::make_unique<FakeRedis>("B", netIp(152), 6379, topology_);
+    topology_->addNode(std::string(40, 'a'), netIp(151), 6379);
+    topology_->addNode(std::string(40, 'b'), netIp(152), 6379);
+    topology_->assign(0, kSplit - 1, 0);
+    topology_->assign(kSplit, 16383, 1);
+    std::string error;
+    ASSERT_TRUE(a_->start(&error)) << error;
+    ASSERT_TRUE(b_->start(&error)) << error;
+    proxy_ = std::make_unique<ProxyProcess>(
+        netIp(kProxyHost), 6379,
+        std::vector<std::string>{"--max-redirects", std::to_string(kMaxRedirects)});
+    ASSERT_TRUE(proxy_->start({a_->address(), b_->address()}, &error)) << error;
+    client_ = RespClient::connect(proxy_->address(), &error);
+    ASSERT_NE(client_, nullptr) << error;
+    // The proxy has a map once a routed command comes back from the right node.
+    const std::string warm_key = keyBetween(0, kSplit - 1, "warmup:");
+    ReplyPtr warm = call({"GET", warm_key});
+    ASSERT_TRUE(replyIs(warm.get(), "A:" + warm_key)) << describe(warm.get());
+    a_->clearRecorded();
+    b_->clearRecorded();
+  }
+
+  void TearDown() override {
+    if (proxy_ != nullptr) {
+      EXPECT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    }
+    client_.reset();
+    proxy_.reset();
+    a_.reset();
+    b_.reset();
+  }
+
+  ReplyPtr call(const std::vector<std::string>& argv) {
+    std::string error;
+    ReplyPtr r = client_->call(argv, &error, kTimeoutMs);
+    EXPECT_NE(r, nullptr) << error;
+    return r;
+  }
+
+  // A series of the proxy's /metrics, -1 if absent.
+  double metric(const std::string& series) {
+    return scrapeMetric(proxy_->adminAddress(), series).value_or(-1);
+  }
+
+  std::shared_ptr<FakeTopology> topology_;
+  std::unique_ptr<FakeRedis> a_;
+  std::unique_ptr<FakeRedis> b_;
+  std::unique_ptr<ProxyProcess> proxy_;
+  std::unique_ptr<RespClient> client_;
+};
+
+TEST_F(FakeUpstreamTest, MovedResendsTheCommandByteExactToTheNewOwnerAndUpdatesTheSlot) {
+  const std::string key = keyBetween(0, kSplit - 1, "moved:");
+  const int slot = slotOf(key);
+  // The slot moved to B: A says so once, and so does the topology from now on.
+  topology_->assign(slot, slot, 1);
+  a_->setHandler([&](const FakeRedis::Command&) {
+    return FakeReply::of("-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n");
+  });
+
+  // Lower-case command name and an extra argument: whatever the client sent is what moves.
+  const std::string raw = encodeCommand({"get", key});
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(raw, kTimeoutMs, &error)) << error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "B:" + key)) << describe(replies[0].get());
+  EXPECT_EQ(a_->bytes(), raw);
+  EXPECT_EQ(b_->bytes(), raw);
+
+  // The slot now goes straight to B.
+  ReplyPtr again = call({"GET", key});
+  EXPECT_TRUE(replyIs(again.get(), "B:" + key)) << describe(again.get());
+  EXPECT_EQ(a_->commandCount(), 1u);
+  EXPECT_EQ(b_->bytes(), raw + encodeCommand({"GET", key}));
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 1);
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"ask\"}"), 0);
+}
+
+TEST_F(FakeUpstreamTest, AskSendsAskingThenTheCommandOnceAndLeavesTheMapAlone) {
+  const std::string key = keyBetween(0, kSplit - 1, "ask:");
+  const int slot = slotOf(key);
+  std::atomic<int> asked{0};
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (asked.fetch_add(1) == 0) {
+      return FakeReply::of("-ASK " + std::to_string(slot) + " " + b_->address() + "\r\n");
+    }
+    return a_->defaultReply(c);
+  });
+
+  const std::string raw = encodeCommand({"GET", key});
+  ReplyPtr first = call({"GET", key});
+  EXPECT_TRUE(replyIs(first.get(), "B:" + key)) << describe(first.get());
+  EXPECT_EQ(a_->bytes(), raw);
+  EXPECT_EQ(b_->bytes(), "*1\r\n$6\r\nASKING\r\n" + raw);
+
+  // ASK is for one command: the slot still belongs to A.
+  const std::string other = keyInSlot(slot, "ask-other:");
+  ReplyPtr second = call({"GET", other});
+  EXPECT_TRUE(replyIs(second.get(), "A:" + other)) << describe(second.get());
+  EXPECT_EQ(a_->bytes(), raw + encodeCommand({"GET", other}));
+  EXPECT_EQ(b_->commandCount(), 2u);  // ASKING + GET, nothing more
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"ask\"}"), 1);
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 0);
+}
+
+TEST_F(FakeUpstreamTest, AskToANodeOutsideTheMapIsFollowed) {
+  // C is in no topology reply: only the ASK names it.
+  FakeRedis c("C", netIp(153), 6379, topology_);
+  std::string error;
+  ASSERT_TRUE(c.start(&error)) << error;
+  const std::string key = keyBetween(kSplit, 16383, "ask-c:");
+  const int slot = slotOf(key);
+  std::atomic<int> asked{0};
+  b_->setHandler([&](const FakeRedis::Command& cmd) {
+    if (asked.fetch_add(1) == 0) {
+      return FakeReply::of("-ASK " + std::to_string(slot) + " " + c.address() + "\r\n");
+    }
+    return b_->defaultReply(cmd);
+  });
+  ReplyPtr r = call({"GET", key});
+  EXPECT_TRUE(replyIs(r.get(), "C:" + key)) << describe(r.get());
+  EXPECT_EQ(c.bytes(), "*1\r\n$6\r\nASKING\r\n" + encodeCommand({"GET", key}));
+  ReplyPtr again = call({"GET", key});
+  EXPECT_TRUE(replyIs(again.get(), "B:" + key)) << describe(again.get());
+  EXPECT_EQ(c.commandCount(), 2u);
+}
+
+TEST_F(FakeUpstreamTest, MovedWithAnEmptyHostMeansTheNodeThatAnswered) {
+  // Redis with cluster-preferred-endpoint-type unknown-endpoint answers "MOVED <slot> :<port>":
+  // same host as the node that replied. A2 shares A's IP on another port.
+  FakeRedis a2("A2", netIp(151), 6380, topology_);
+  std::string error;
+  ASSERT_TRUE(a2.start(&error)) << error;
+  const std::string key = keyBetween(0, kSplit - 1, "moved-empty:");
+  const int slot = slotOf(key);
+  a_->setHandler([&](const FakeRedis::Command&) {
+    return FakeReply::of("-MOVED " + std::to_string(slot) + " :6380\r\n");
+  });
+  ReplyPtr r = call({"GET", key});
+  EXPECT_TRUE(replyIs(r.get(), "A2:" + key)) << describe(r.get());
+  EXPECT_EQ(a2.bytes(), encodeCommand({"GET", key}));
+}
+
+TEST_F(FakeUpstreamTest, RedirectedRequestKeepsItsPlaceInThePipeline) {
+  const std::string moved = keyBetween(0, kSplit - 1, "keep-moved:");
+  const std::string stays = keyBetween(0, kSplit - 1, "keep-stays:", slotOf(moved));
+  const int slot = slotOf(moved);
+  topology_->assign(slot, slot, 1);
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[1] == moved) {
+      return FakeReply::of("-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n");
+    }
+    return a_->defaultReply(c);
+  });
+  // B answers the resent request only after A has answered the one behind it.
+  b_->setHandler([&](const FakeRedis::Command& c) {
+    FakeReply reply = b_->defaultReply(c);
+    reply.held = true;
+    return reply;
+  });
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"GET", moved}) + encodeCommand({"GET", stays}),
+                               kTimeoutMs, &error))
+      << error;
+  ASSERT_TRUE(b_->waitForCommands(1, kTimeoutMs));
+  ASSERT_TRUE(waitFor([&] { return a_->repliesWritten() >= 2; }, kTimeoutMs));
+  EXPECT_FALSE(client_->readableWithin(300)) << "a reply overtook the redirected request";
+  b_->release();
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(2, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "B:" + moved)) << describe(replies[0].get());
+  EXPECT_TRUE(replyIs(replies[1].get(), "A:" + stays)) << describe(replies[1].get());
+}
+
+TEST_F(FakeUpstreamTest, TryagainIsRetriedAndNeverReachesTheClient) {
+  const std::string key = keyBetween(0, kSplit - 1, "tryagain:");
+  std::atomic<int> calls{0};
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (calls.fetch_add(1) < 2) {
+      return FakeReply::of("-TRYAGAIN Multiple keys request during rehashing of slot\r\n");
+    }
+    return a_->defaultReply(c);
+  });
+  ReplyPtr r = call({"GET", key});
+  EXPECT_TRUE(replyIs(r.get(), "A:" + key)) << describe(r.get());
+  const std::string raw = encodeCommand({"GET", key});
+  EXPECT_EQ(a_->bytes(), raw + raw + raw);
+}
+
+TEST_F(FakeUpstreamTest, SplitPartRedirectedAloneIsResentByteExact) {
+  const std::string a1 = keyBetween(0, kSplit - 1, "part-a:");
+  const std::string b1 = keyBetween(kSplit, 16383, "part-b:");
+  const int slot = slotOf(a1);
+  std::atomic<int> asked{0};
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (asked.fetch_add(1) == 0) {
+      return FakeReply::of("-ASK " + std::to_string(slot) + " " + b_->address() + "\r\n");
+    }
+    return a_->defaultReply(c);
+  });
+  ReplyPtr r = call({"MGET", b1, a1});
+  EXPECT_EQ(describe(r.get()), "[B:" + b1 + ", B:" + a1 + "]");
+  EXPECT_EQ(a_->bytes(), encodeCommand({"MGET", a1}));
+  EXPECT_EQ(b_->bytes(),
+            encodeCommand({"MGET", b1}) + "*1\r\n$6\r\nASKING\r\n" + encodeCommand({"MGET", a1}));
+}
+
+TEST_F(FakeUpstreamTest, ReplyWrittenInPiecesWithPausesReachesTheClientIntact) {
+  const std::string k1 = keyBetween(0, kSplit - 1, "piece1:");
+  const std::string k2 = keyBetween(0, kSplit - 1, "piece2:");
+  const std::string k3 = keyBetween(0, kSplit - 1, "piece3:");
+  const std::string big(1 << 20, 'x');
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[1] == k1) {
+      // One byte at a time.
+      std::vector<std::string> bytes;
+      for (char ch : bulk("hello world")) {
+        bytes.emplace_back(1, ch);
+      }
+      return FakeReply::inPieces(bytes, 5);
+    }
+    if (c.args[1] == k2) {
+      return FakeReply{};  // written together with k3's reply, the cut inside both frames
+    }
+    if (c.args[1] == k3) {
+      const std::string both = bulk("first") + bulk(big);
+      return FakeReply::inPieces(
+          {both.substr(0, 7), both.substr(7, 100), both.substr(107, 500000), both.substr(500107)},
+          40);
+    }
+    return a_->defaultReply(c);
+  });
+
+  std::string error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->exchange(
+      encodeCommand({"GET", k1}) + encodeCommand({"GET", k2}) + encodeCommand({"GET", k3}), 3,
+      &replies, kTimeoutMs, &error))
+      << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "hello world")) << describe(replies[0].get());
+  EXPECT_TRUE(replyIs(replies[1].get(), "first")) << describe(replies[1].get());
+  ASSERT_EQ(replies[2]->type, REDIS_REPLY_STRING);
+  EXPECT_TRUE(std::string_view(replies[2]->str, replies[2]->len) == big);
+  // And the connection is in step afterwards.
+  a_->setHandler(nullptr);
+  ReplyPtr after = call({"GET", k1});
+  EXPECT_TRUE(replyIs(after.get(), "A:" + k1)) << describe(after.get());
+}
+
+TEST_F(FakeUpstreamTest, RepliesFromTwoNodesAnsweredOutOfOrderLeaveInRequestOrder) {
+  const std::string ka = keyBetween(0, kSplit - 1, "order-a:");
+  const std::string kb = keyBetween(kSplit, 16383, "order-b:");
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    return c.args[1] == ka ? FakeReply::heldBack(bulk("late-from-A")) : a_->defaultReply(c);
+  });
+
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(
+      encodeCommand({"GET", ka}) + encodeCommand({"PING"}) + encodeCommand({"GET", kb}), kTimeoutMs,
+      &error))
+      << error;
+  ASSERT_TRUE(a_->waitForCommands(1, kTimeoutMs));
+  ASSERT_TRUE(b_->waitForCommands(1, kTimeoutMs));
+  ASSERT_TRUE(waitFor([&] { return b_->repliesWritten() >= 1; }, kTimeoutMs));
+  // B has answered and PING is local, but neither may overtake A's pending reply.
+  EXPECT_FALSE(client_->readableWithin(300)) << "a reply overtook the one A holds back";
+
+  a_->release();
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(3, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "late-from-A")) << describe(replies[0].get());
+  EXPECT_TRUE(replyIs(replies[1].get(), "PONG")) << describe(replies[1].get());
+  EXPECT_TRUE(replyIs(replies[2].get(), "B:" + kb)) << describe(replies[2].get());
+}
+
+TEST_F(FakeUpstreamTest, MovedLoopStopsAtTheRedirectCapWithAClearError) {
+  const std::string key = keyBetween(0, kSplit - 1, "loop:");
+  const int slot = slotOf(key);
+  a_->setHandler([&](const FakeRedis::Command&) {
+    return FakeReply::of("-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n");
+  });
+  b_->setHandler([&](const FakeRedis::Command&) {
+    return FakeReply::of("-MOVED " + std::to_string(slot) + " " + a_->address() + "\r\n");
+  });
+
+  ReplyPtr r = call({"GET", key});
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->type, REDIS_REPLY_ERROR) << describe(r.get());
+  const std::string message(r->str, r->len);
+  EXPECT_EQ(message.rfind("ERR ", 0), 0u) << message;
+  EXPECT_NE(message.find("redirect"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(slot)), std::string::npos) << message;
+  EXPECT_EQ(message.find("\r"), std::string::npos) << message;
+  // The first send and kMaxRedirects redirects followed, then the cap.
+  EXPECT_EQ(a_->commandCount() + b_->commandCount(), static_cast<size_t>(kMaxRedirects + 1));
+  EXPECT_GE(metric("slotproxy_redirects_total{kind=\"moved\"}"), kMaxRedirects);
+  EXPECT_EQ(metric("slotproxy_command_errors_total{command=\"get\",kind=\"redirect_limit\"}"), 1);
+
+  ReplyPtr ping = call({"PING"});
+  EXPECT_TRUE(replyIs(ping.get(), "PONG")) << describe(ping.get());
+}
+
+TEST_F(FakeUpstreamTest, AskLoopStopsAtTheRedirectCapWithAClearError) {
+  const std::string key = keyBetween(0, kSplit - 1, "askloop:");
+  const int slot = slotOf(key);
+  auto bounce = [&](FakeRedis& self, FakeRedis& other) {
+    return [&self, &other, slot](const FakeRedis::Command& c) {
+      if (c.args[0] == "ASKING") {
+        return self.defaultReply(c);
+      }
+      return FakeReply::of("-ASK " + std::to_string(slot) + " " + other.address() + "\r\n");
+    };
+  };
+  a_->setHandler(bounce(*a_, *b_));
+  b_->setHandler(bounce(*b_, *a_));
+
+  ReplyPtr r = call({"GET", key});
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->type, REDIS_REPLY_ERROR) << describe(r.get());
+  const std::string message(r->str, r->len);
+  EXPECT_EQ(message.rfind("ERR ", 0), 0u) << message;
+  EXPECT_NE(message.find("redirect"), std::string::npos) << message;
+  size_t gets = 0;
+  size_t askings = 0;
+  for (const FakeRedis* node : {a_.get(), b_.get()}) {
+    for (const auto& c : node->commands()) {
+      (c.args[0] == "ASKING" ? askings : gets) += 1;
+    }
+  }
+  EXPECT_EQ(gets, static_cast<size_t>(kMaxRedirects + 1));
+  EXPECT_EQ(askings, static_cast<size_t>(kMaxRedirects));  // each ASK followed once, with ASKING
+  EXPECT_GE(metric("slotproxy_redirects_total{kind=\"ask\"}"), kMaxRedirects);
+  EXPECT_EQ(metric("slotproxy_command_errors_total{command=\"get\",kind=\"redirect_limit\"}"), 1);
+
+  ReplyPtr ping = call({"PING"});
+  EXPECT_TRUE(replyIs(ping.get(), "PONG")) << describe(ping.get());
+}
+
+TEST_F(FakeUpstreamTest, SplitMgetSendsOneExactSubCommandPerSlotAndMergesInKeyOrder) {
+  const std::string tag = "{" + keyBetween(0, kSplit - 1, "tag") + "}";
+  const std::string a1 = tag + "x";
+  const std::string a2 = tag + "y";
+  const std::string b1 = keyBetween(kSplit, 16383, "mget-b:");
+  const std::string a3 = keyBetween(0, kSplit - 1, "mget-c:", slotOf(a1));
+  ASSERT_EQ(slotOf(a1), slotOf(a2));
+
+  ReplyPtr r = call({"MGET", a1, b1, a2, a3, b1});
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << describe(r.get());
+  ASSERT_EQ(r->elements, 5u);
+  EXPECT_TRUE(replyIs(r->element[0], "A:" + a1));
+  EXPECT_TRUE(replyIs(r->element[1], "B:" + b1));
+  EXPECT_TRUE(replyIs(r->element[2], "A:" + a2));
+  EXPECT_TRUE(replyIs(r->element[3], "A:" + a3));
+  EXPECT_TRUE(replyIs(r->element[4], "B:" + b1));
+  // One sub-command per slot, keys in the client's order within it.
+  EXPECT_EQ(a_->bytes(), encodeCommand({"MGET", a1, a2}) + encodeCommand({"MGET", a3}));
+  EXPECT_EQ(b_->bytes(), encodeCommand({"MGET", b1, b1}));
+}
+
+TEST_F(FakeUpstreamTest, SplitMsetAndDelSendExactSubCommandsAndMergeTheReplies) {
+  const std::string a1 = keyBetween(0, kSplit - 1, "mset-a:");
+  const std::string b1 = keyBetween(kSplit, 16383, "mset-b:");
+  auto handler = [](FakeRedis& self) {
+    return [&self](const FakeRedis::Command& c) {
+      if (c.args[0] == "MSET") {
+        return FakeReply::of("+OK\r\n");
+      }
+      if (c.args[0] == "DEL") {
+        return FakeReply::of(":" + std::to_string(c.args.size() - 1) + "\r\n");
+      }
+      return self.defaultReply(c);
+    };
+  };
+  a_->setHandler(handler(*a_));
+  b_->setHandler(handler(*b_));
+
+  const std::string vb("vb\r\n\0!", 6);
+  ReplyPtr mset = call({"MSET", a1, "va", b1, vb});
+  EXPECT_TRUE(replyIs(mset.get(), "OK")) << describe(mset.get());
+  ReplyPtr del = call({"DEL", b1, a1, b1});
+  ASSERT_NE(del, nullptr);
+  EXPECT_EQ(del->type, REDIS_REPLY_INTEGER) << describe(del.get());
+  EXPECT_EQ(del->integer, 3);
+  EXPECT_EQ(a_->bytes(), encodeCommand({"MSET", a1, "va"}) + encodeCommand({"DEL", a1}));
+  EXPECT_EQ(b_->bytes(), encodeCommand({"MSET", b1, vb}) + encodeCommand({"DEL", b1, b1}));
+}
+
+TEST_F(FakeUpstreamTest, SplitPartErrorBecomesTheWholeReplyAndTheConnectionStaysInStep) {
+  const std::string a1 = keyBetween(0, kSplit - 1, "err-a:");
+  const std::string b1 = keyBetween(kSplit, 16383, "err-b:");
+  b_->setHandler([](const FakeRedis::Command&) {
+    return FakeReply::of("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  });
+  ReplyPtr r = call({"MGET", a1, b1});
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->type, REDIS_REPLY_ERROR) << describe(r.get());
+  EXPECT_EQ(std::string(r->str, r->len),
+            "WRONGTYPE Operation against a key holding the wrong kind of value");
+  ReplyPtr next = call({"GET", a1});
+  EXPECT_TRUE(replyIs(next.get(), "A:" + a1)) << describe(next.get());
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
