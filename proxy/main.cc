@@ -100,6 +100,7 @@ int run(const config::Config& cfg) {
     uv_loop_init(&w->loop);
     w->notify = &st.drained;
     w->worker = std::make_unique<server::Worker>(cfg, &w->loop, stats);
+    w->worker->setIndex(i);
     std::string error;
     if (!w->worker->start(&error)) {
       log::error(error);

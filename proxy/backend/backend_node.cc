@@ -30,7 +30,7 @@ void BackendNode::failAll(std::string_view reason) {
 }
 
 void BackendNode::markDown(uint64_t now_ms, uint32_t backoff_min_ms, uint32_t backoff_max_ms) {
-  if (up_) down_since_ms = now_ms;
+  if (up_ && down_since_ms == 0) down_since_ms = now_ms;
   up_ = false;
   // Exponential backoff with full jitter in [base/2, base], capped.
   const uint32_t shift = std::min<uint32_t>(failures_, 16);

@@ -36,11 +36,12 @@ class BackendNode {
   void markUp() {
     up_ = true;
     failures_ = 0;
+    down_since_ms = 0;
   }
   void markDown(uint64_t now_ms, uint32_t backoff_min_ms, uint32_t backoff_max_ms);
   bool probeDue(uint64_t now_ms) const { return !up_ && !probing_ && now_ms >= next_probe_ms_; }
   bool probing_ = false;
-  uint64_t down_since_ms = 0;
+  uint64_t down_since_ms = 0;  // loop time it went down or the map said failed; 0 when fine
 
  private:
   std::string id_;

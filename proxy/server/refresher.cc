@@ -20,6 +20,8 @@ constexpr std::string_view kTopologyCommands =
     "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n"
     "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
 constexpr size_t kAskAtOnce = 3;
+constexpr uint32_t kAnswerTimeoutMs = 1000;  // per node asked, unless request-timeout is shorter
+constexpr uint64_t kAnswerGraceMs = 100;     // for the others, once one node has answered
 
 struct Candidate {
   std::string ip;
@@ -33,6 +35,8 @@ struct Refresher::Round {
   std::vector<Candidate> candidates;
   size_t next = 0;
   size_t outstanding = 0;
+  uint64_t first_answer_ms = 0;  // loop time of the first good answer (0: none yet)
+  bool finished = false;
   size_t resolving = 0;
   std::vector<cluster::TopologyAnswer> answers;
   std::string last_error;
@@ -67,6 +71,12 @@ void Refresher::tick(uint64_t now_ms) {
     due_trigger_ = Trigger::kTimer;
   }
   if (!running_ && due_ms_ != 0 && now_ms >= due_ms_) start();
+  // Others asked in the same round get a short grace after the first answer, not their whole
+  // timeout: a hung node must not delay the map the live ones agree on.
+  if (running_ && current_ && current_->first_answer_ms != 0 &&
+      now_ms - current_->first_answer_ms >= kAnswerGraceMs) {
+    finish(current_);
+  }
 }
 
 void Refresher::start() {
@@ -78,6 +88,7 @@ void Refresher::start() {
 
   auto round = std::make_shared<Round>();
   round->trigger = why;
+  current_ = round;
   // Nodes of the current map first (live primaries in random order), then the seeds.
   if (cluster::SlotMapPtr map = worker_.slotMap()) {
     std::vector<Candidate> known;
@@ -174,13 +185,16 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
   for (; round->next < end; ++round->next) {
     const Candidate c = round->candidates[round->next];
     ++round->outstanding;
+    // CLUSTER SHARDS answers in well under a second; a node that does not is not waited for
+    // longer than that even when request-timeout is long (a hung node must not hold the map).
     const uint32_t timeout =
-        std::max(worker_.config().connect_timeout_ms, worker_.config().request_timeout_ms);
+        std::min(std::max(worker_.config().connect_timeout_ms, worker_.config().request_timeout_ms),
+                 std::max(worker_.config().connect_timeout_ms, kAnswerTimeoutMs));
     backend::ControlConn::start(
         worker_.loop(), c.ip, c.port, std::string(kTopologyCommands), 3, timeout,
         [this, alive, round, c](bool ok, std::vector<std::string> frames, std::string error) {
           const auto alive_now = alive.lock();
-          if (!alive_now || !*alive_now) return;
+          if (!alive_now || !*alive_now || round->finished) return;
           const std::string source = c.ip + ":" + std::to_string(c.port);
           if (ok) {
             resp::Value info;
@@ -200,6 +214,7 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
               why = "no CLUSTER SHARDS/SLOTS (is cluster mode enabled?)";
             }
             if (answer.map) {
+              if (round->answers.empty()) round->first_answer_ms = uv_now(worker_.loop());
               round->answers.push_back(std::move(answer));
             } else {
               round->last_error = source + ": " + why;
@@ -213,6 +228,8 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
 }
 
 void Refresher::finish(std::shared_ptr<Round> round) {
+  round->finished = true;
+  current_.reset();
   running_ = false;
   last_done_ms_ = uv_now(worker_.loop());
   const std::optional<size_t> best = cluster::pickBest(round->answers);

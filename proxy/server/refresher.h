@@ -39,7 +39,8 @@ class Refresher {
   void finish(std::shared_ptr<Round> round);
 
   Worker& worker_;
-  std::shared_ptr<bool> alive_;  // callbacks of a refresh outliving the refresher see false
+  std::shared_ptr<Round> current_;  // the refresh running, if any
+  std::shared_ptr<bool> alive_;     // callbacks of a refresh outliving the refresher see false
   bool running_ = false;
   bool have_map_ = false;
   uint64_t due_ms_ = 0;  // 0: nothing requested

@@ -221,36 +221,62 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
     if (o != cluster::SlotMap::kNoNode) owns_[o] = true;
   }
   std::unordered_set<BackendNode*> primaries;
+  std::unordered_set<std::string> primary_addresses;
+  const uint64_t now = uv_now(loop_);
   for (size_t i = 0; i < map_->nodes().size(); ++i) {
     const cluster::NodeInfo& info = map_->node(static_cast<uint16_t>(i));
     route_[i] = makeNode(info.id, info.ip, info.port);
-    live_[i] = info.health == cluster::Health::kFailed ? nullptr : route_[i];
-    if (owns_[i] && info.health != cluster::Health::kFailed) primaries.insert(route_[i]);
+    const bool failed = info.health == cluster::Health::kFailed;
+    live_[i] = failed ? nullptr : route_[i];
+    if (failed && route_[i]->down_since_ms == 0) route_[i]->down_since_ms = now;
+    if (owns_[i] && !failed) {
+      primaries.insert(route_[i]);
+      primary_addresses.insert(route_[i]->address());
+    }
   }
   // A node the map no longer names as a live primary is not trusted with what it still has in
   // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
-  // Reads are retried elsewhere; writes get "outcome unknown".
+  // Reads are retried elsewhere; writes get "outcome unknown". (A node known only by address
+  // from a MOVED, at the address of a live primary, is that primary under another key.)
   for (auto& [key, node] : nodes_) {
-    if (primaries.count(node.get()) == 0 && node->inFlight() > 0) {
+    if (primaries.count(node.get()) == 0 && node->inFlight() > 0 &&
+        (!node->id().empty() || primary_addresses.count(node->address()) == 0)) {
       node->failAll("node " + describe(*node) + " is no longer a primary");
     }
   }
-  // Failover accounting: a primary of the old map that lost its slots to another node.
-  if (old) {
-    for (size_t i = 0; i < old->nodes().size(); ++i) {
-      const auto& n = old->node(static_cast<uint16_t>(i));
-      if (n.role != cluster::Role::kPrimary || n.id.empty()) continue;
-      const auto now_idx = map_->findById(n.id);
-      if (now_idx && map_->node(*now_idx).role == cluster::Role::kReplica) {
-        stats_.failovers.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-  }
+  if (old && index_ == 0) countFailovers(*old, now);
   {
     std::lock_guard<std::mutex> lock(stats_.mu);
     stats_.map = map_;
   }
   releaseHeld();
+}
+
+void Worker::countFailovers(const cluster::SlotMap& old, uint64_t now) {
+  // A failover: a node that owned slots in the old map owns none in the new one, and another
+  // live node serves them. Its duration runs from when the proxy first saw the node down (a
+  // connection failure or timeout) or the map first said it failed.
+  const std::vector<uint32_t> old_counts = old.slotCounts();
+  for (size_t i = 0; i < old.nodes().size(); ++i) {
+    const cluster::NodeInfo& n = old.node(static_cast<uint16_t>(i));
+    if (old_counts[i] == 0 || n.id.empty()) continue;
+    const auto idx = map_->findById(n.id);
+    if (idx && owns_[*idx]) continue;
+    uint16_t taken_slot = 0;
+    while (old.ownerOf(taken_slot) != i) ++taken_slot;
+    if (nodeForSlot(taken_slot) == nullptr) continue;  // not served again yet
+    BackendNode* node = idx ? route_[*idx] : nullptr;
+    const uint64_t since = node != nullptr && node->down_since_ms != 0 ? node->down_since_ms : now;
+    const double seconds = static_cast<double>(now - since) / 1000.0;
+    stats_.failovers.fetch_add(1, std::memory_order_relaxed);
+    stats_.failover_seconds_count.fetch_add(1, std::memory_order_relaxed);
+    stats_.failover_seconds_sum_ms.fetch_add(now - since, std::memory_order_relaxed);
+    size_t b = 0;
+    while (b < kFailoverBuckets.size() && seconds > kFailoverBuckets[b]) ++b;
+    stats_.failover_seconds[b].fetch_add(1, std::memory_order_relaxed);
+    log::info("failover: slots of " + n.id.substr(0, 8) + " (" + n.address() +
+              ") served again after " + std::to_string(now - since) + " ms");
+  }
 }
 
 bool Worker::degraded() const {

@@ -23,7 +23,6 @@
 #include "proxy/server/refresher.h"
 #include "proxy/server/stats.h"
 
-
 namespace slotproxy::server {
 
 // One event loop's worth of proxy: a listener, its client connections, a pool of pipelined
@@ -34,6 +33,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   Worker(const config::Config& config, uv_loop_t* loop, Stats& stats);
   ~Worker() override;
 
+  void setIndex(int index) { index_ = index; }
   // Binds the listener and starts the first topology refresh. False with *error on failure.
   bool start(std::string* error);
   // SIGTERM: stop accepting; close each client once its replies are out; `done` when no client is
@@ -102,8 +102,10 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void probe(backend::BackendNode* node);
   void markNodeDown(backend::BackendNode* node, std::string_view reason);
   void dropUnusedNodes();
+  void countFailovers(const cluster::SlotMap& old, uint64_t now);
 
   const config::Config& config_;
+  int index_ = 0;  // worker number: worker 0 alone counts process-wide events (failovers)
   resp::Limits limits_;
   uv_loop_t* loop_;
   Stats& stats_;
