@@ -576,6 +576,82 @@ TEST_F(BasicTest, SplitMsetWithAMissingValueGetsTheArityErrorAndWritesNothing) {
   EXPECT_TRUE(replyIs(command(again.get(), {"PING"}).get(), "PONG"));
 }
 
+TEST_F(BasicTest, ReplyWithMoreThanAMillionElementsIsRelayed) {
+  // max-multibulk-len (default 1048576) bounds the arguments of a client's request. A reply is
+  // not a request: LRANGE of a longer list is ordinary Redis traffic and must come through,
+  // without failing the backend connection under the requests pipelined behind it.
+  constexpr int kElements = 1100000;
+  constexpr int kPerPush = 10000;
+  const std::string list = "{huge}list";
+  const std::string counter = "{huge}counter";
+  EXPECT_INT(proxied({"DEL", list, counter}), 0);
+  for (int i = 0; i < kElements; i += kPerPush) {
+    std::vector<std::string> push = {"RPUSH", list};
+    for (int j = i; j < i + kPerPush; ++j) {
+      push.push_back(std::to_string(j));
+    }
+    ReplyPtr r = proxied(push);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->type, REDIS_REPLY_INTEGER) << describe(r.get());
+  }
+  EXPECT_INT(direct_->onOwner(list, {"LLEN", list}), kElements);
+
+  // The LRANGE and a write pipelined behind it on the same slot (same backend connection).
+  auto raw = rawClient();
+  ASSERT_NE(raw, nullptr);
+  std::vector<ReplyPtr> replies;
+  std::string error;
+  ASSERT_TRUE(
+      raw->exchange(encodeCommand({"LRANGE", list, "0", "-1"}) + encodeCommand({"INCR", counter}),
+                    2, &replies, kTimeoutMs, &error))
+      << error;
+  // The write behind it is unharmed...
+  EXPECT_EQ(describe(replies[1].get()), "(integer) 1");
+  EXPECT_REPLY(direct_->onOwner(counter, {"GET", counter}), "1");
+  // ...and the range is whole.
+  const redisReply* range = replies[0].get();
+  ASSERT_EQ(range->type, REDIS_REPLY_ARRAY) << describe(range).substr(0, 300);
+  ASSERT_EQ(range->elements, static_cast<size_t>(kElements));
+  EXPECT_TRUE(replyIs(range->element[0], "0"));
+  EXPECT_TRUE(replyIs(range->element[kElements - 1], std::to_string(kElements - 1)));
+  EXPECT_INT(proxied({"DEL", list, counter}), 2);
+}
+
+TEST_F(BasicTest, ScriptReplyNested40DeepIsRelayed) {
+  // Redis relays a Lua table nested 40 deep as 41 nested arrays; so must the proxy, without
+  // failing the backend connection under the requests pipelined behind it. (Raw bytes: hiredis
+  // 0.14 parses at most 7 levels.)
+  const std::string script =
+      "local t = {} local c = t for i = 1, 40 do local n = {} c[1] = n c = n end c[1] = 7 "
+      "return t";
+  const std::string key = "{nested}k";
+  const std::string counter = "{nested}counter";
+  std::string nested;
+  for (int i = 0; i < 41; ++i) {
+    nested += "*1\r\n";
+  }
+  nested += ":7\r\n";
+  std::string error;
+  auto node = RespClient::connect(cluster_->address(direct_->ownerOf(key)), &error);
+  ASSERT_NE(node, nullptr) << error;
+  ASSERT_TRUE(node->sendAll(encodeCommand({"EVAL", script, "1", key}), kTimeoutMs, &error));
+  std::string theirs;
+  ASSERT_TRUE(node->readBytes(nested.size(), &theirs, kTimeoutMs)) << theirs;
+  ASSERT_EQ(theirs, nested) << "Redis itself answers differently";
+
+  auto raw = rawClient();
+  ASSERT_NE(raw, nullptr);
+  ASSERT_TRUE(
+      raw->sendAll(encodeCommand({"EVAL", script, "1", key}) + encodeCommand({"INCR", counter}),
+                   kTimeoutMs, &error))
+      << error;
+  const std::string expected = nested + ":1\r\n";
+  std::string mine;
+  EXPECT_TRUE(raw->readBytes(expected.size(), &mine, kTimeoutMs)) << mine;
+  EXPECT_EQ(mine, expected);
+  EXPECT_REPLY(direct_->onOwner(counter, {"GET", counter}), "1");
+}
+
 TEST_F(BasicTest, BinarySafeKeysAndValuesRoundTrip) {
   std::string all_bytes;
   for (int b = 0; b < 256; ++b) {

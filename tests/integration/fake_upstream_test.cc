@@ -326,6 +326,100 @@ TEST_F(FakeUpstreamTest, RepliesFromTwoNodesAnsweredOutOfOrderLeaveInRequestOrde
   EXPECT_TRUE(replyIs(replies[2].get(), "B:" + kb)) << describe(replies[2].get());
 }
 
+TEST_F(FakeUpstreamTest, QuitAfterAPendingRequestAnswersItFirstThenCloses) {
+  const std::string ka = keyBetween(0, kSplit - 1, "quit-a:");
+  const std::string kb = keyBetween(kSplit, 16383, "quit-b:");
+  a_->setHandler([&](const FakeRedis::Command&) { return FakeReply::heldBack(bulk("late")); });
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(
+      encodeCommand({"GET", ka}) + encodeCommand({"QUIT"}) + encodeCommand({"GET", kb}), kTimeoutMs,
+      &error))
+      << error;
+  ASSERT_TRUE(a_->waitForCommands(1, kTimeoutMs));
+  EXPECT_FALSE(client_->readableWithin(300)) << "+OK overtook the pending GET";
+  a_->release();
+  std::string bytes;
+  EXPECT_TRUE(client_->readUntilEof(&bytes, kTimeoutMs)) << "not closed; got: " << bytes;
+  EXPECT_EQ(bytes, bulk("late") + "+OK\r\n");
+  EXPECT_EQ(b_->commandCount(), 0u) << "a command after QUIT was executed";
+}
+
+TEST_F(FakeUpstreamTest, ProtocolErrorAfterAPendingRequestAnswersItFirstThenCloses) {
+  const std::string ka = keyBetween(0, kSplit - 1, "perr-a:");
+  a_->setHandler([&](const FakeRedis::Command&) { return FakeReply::heldBack(bulk("late")); });
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"GET", ka}) + "*1\r\n$x\r\n", kTimeoutMs, &error))
+      << error;
+  ASSERT_TRUE(a_->waitForCommands(1, kTimeoutMs));
+  EXPECT_FALSE(client_->readableWithin(300)) << "the protocol error overtook the pending GET";
+  a_->release();
+  std::string bytes;
+  EXPECT_TRUE(client_->readUntilEof(&bytes, kTimeoutMs)) << "not closed; got: " << bytes;
+  EXPECT_EQ(bytes.rfind(bulk("late") + "-ERR Protocol error", 0), 0u) << bytes;
+  EXPECT_EQ(bytes.find("\r\n", bulk("late").size()), bytes.size() - 2) << bytes;
+}
+
+TEST_F(FakeUpstreamTest, ReplyForAVanishedClientIsDroppedAndOthersGetTheirOwn) {
+  const std::string kx = keyBetween(0, kSplit - 1, "vanished-x:");
+  const std::string ky = keyBetween(0, kSplit - 1, "vanished-y:");
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    return c.args[1] == kx ? FakeReply::heldBack(bulk("for-x")) : a_->defaultReply(c);
+  });
+  std::string error;
+  // X sends and dies (RST) while its request is at the node.
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"GET", kx}), kTimeoutMs, &error)) << error;
+  ASSERT_TRUE(a_->waitForCommands(1, kTimeoutMs));
+  client_->abort();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return scrapeMetric(proxy_->adminAddress(), "slotproxy_client_connections").value_or(-1) ==
+               0;
+      },
+      kTimeoutMs));
+  // Y's request goes out on the same backend connection, behind X's.
+  auto y = RespClient::connect(proxy_->address(), &error);
+  ASSERT_NE(y, nullptr) << error;
+  ASSERT_TRUE(y->sendAll(encodeCommand({"GET", ky}), kTimeoutMs, &error)) << error;
+  ASSERT_TRUE(a_->waitForCommands(2, kTimeoutMs));
+  a_->release();
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(y->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "A:" + ky)) << describe(replies[0].get());
+  EXPECT_FALSE(y->readableWithin(200)) << "an extra reply reached Y";
+  client_ = std::move(y);  // TearDown and later calls use a live client
+}
+
+TEST_F(FakeUpstreamTest, NodeDyingWithARequestInFlightRetriesReadsAndReportsWritesAsUnknown) {
+  const std::string key = keyBetween(0, kSplit - 1, "dying:");
+  std::atomic<int> gets{0};
+  std::atomic<int> sets{0};
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[0] == "GET" && gets.fetch_add(1) == 0) {
+      return FakeReply::hangUp();
+    }
+    if (c.args[0] == "SET" && sets.fetch_add(1) == 0) {
+      return FakeReply::hangUp();
+    }
+    return a_->defaultReply(c);
+  });
+  // A read is retried once on a new connection.
+  ReplyPtr get = call({"GET", key});
+  EXPECT_TRUE(replyIs(get.get(), "A:" + key)) << describe(get.get());
+  EXPECT_EQ(gets.load(), 2);
+  // A write is not: its outcome is unknown, and the client is told so.
+  ReplyPtr set = call({"SET", key, "v"});
+  ASSERT_NE(set, nullptr);
+  ASSERT_EQ(set->type, REDIS_REPLY_ERROR) << describe(set.get());
+  EXPECT_NE(std::string(set->str, set->len).find("outcome unknown"), std::string::npos)
+      << describe(set.get());
+  EXPECT_EQ(sets.load(), 1);
+  EXPECT_EQ(metric("slotproxy_outcome_unknown_total"), 1);
+  EXPECT_EQ(metric("slotproxy_read_retries_total"), 1);
+  // The node is usable again.
+  ReplyPtr after = call({"SET", key, "v2"});
+  EXPECT_TRUE(replyIs(after.get(), "OK")) << describe(after.get());
+}
+
 TEST_F(FakeUpstreamTest, MovedLoopStopsAtTheRedirectCapWithAClearError) {
   const std::string key = keyBetween(0, kSplit - 1, "loop:");
   const int slot = slotOf(key);

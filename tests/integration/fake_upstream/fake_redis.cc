@@ -483,6 +483,10 @@ int64_t FakeRedis::pump(Conn& c, bool* failed) {
       return INT64_MAX;
     }
     if (front.next_piece >= front.reply.pieces.size()) {
+      if (front.reply.close) {
+        *failed = true;  // run() closes it; later replies on it are lost, as when a node dies
+        return INT64_MAX;
+      }
       if (front.data) {
         std::lock_guard<std::mutex> lock(mu_);
         ++replies_written_;

@@ -31,12 +31,15 @@ struct FakeReply {
   std::vector<std::string> pieces;  // written in order; none at all is allowed (a silent node)
   int gap_ms = 0;                   // pause before each piece after the first
   bool held = false;                // written only after FakeRedis::release()
+  bool close = false;               // then the node closes the connection (a node dying)
 
-  static FakeReply of(std::string bytes) { return {{std::move(bytes)}, 0, false}; }
+  static FakeReply of(std::string bytes) { return {{std::move(bytes)}, 0, false, false}; }
   static FakeReply inPieces(std::vector<std::string> pieces, int gap_ms) {
-    return {std::move(pieces), gap_ms, false};
+    return {std::move(pieces), gap_ms, false, false};
   }
-  static FakeReply heldBack(std::string bytes) { return {{std::move(bytes)}, 0, true}; }
+  static FakeReply heldBack(std::string bytes) { return {{std::move(bytes)}, 0, true, false}; }
+  // No reply: the connection is closed with the command in flight.
+  static FakeReply hangUp() { return {{}, 0, false, true}; }
 };
 
 // The cluster the fake nodes describe: node ids and addresses, and which node owns which slots

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -301,6 +302,28 @@ bool RespClient::readUntilEof(std::string* out, int timeout_ms) {
     }
     out->append(buf, static_cast<size_t>(n));
   }
+}
+
+bool RespClient::readBytes(size_t n, std::string* out, int timeout_ms) {
+  if (reader_->len > reader_->pos) {
+    out->append(reader_->buf + reader_->pos, reader_->len - reader_->pos);
+    redisReaderFree(reader_);
+    reader_ = redisReaderCreate();
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (out->size() < n) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, msLeft(deadline)) != 1) {
+      return false;
+    }
+    char buf[64 * 1024];
+    const ssize_t got = ::recv(fd_, buf, std::min(sizeof(buf), n - out->size()), 0);
+    if (got <= 0) {
+      return false;
+    }
+    out->append(buf, static_cast<size_t>(got));
+  }
+  return true;
 }
 
 bool RespClient::closedWithin(int timeout_ms) {

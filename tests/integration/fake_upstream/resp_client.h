@@ -71,6 +71,9 @@ class RespClient {
   // Raw bytes until the peer closes. False if it did not close within `timeout_ms` (then `out`
   // has what arrived). Bytes already buffered for the reply parser come first.
   bool readUntilEof(std::string* out, int timeout_ms);
+  // Exactly `n` raw bytes (for replies hiredis's parser cannot hold, e.g. nested deeper than 7).
+  // False on timeout or EOF (then `out` has what arrived).
+  bool readBytes(size_t n, std::string* out, int timeout_ms);
   // True if the peer has closed the connection within `timeout_ms` (bytes are discarded).
   bool closedWithin(int timeout_ms);
   // True if at least one byte arrives within `timeout_ms` (it is kept for the reply parser).
