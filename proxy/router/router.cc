@@ -96,6 +96,10 @@ Route route(std::span<const std::string_view> args, std::vector<uint32_t>* keys)
     case Policy::kSplit:
       break;
   }
+  if ((cmd->name == "mset" || cmd->name == "msetnx") && args.size() % 2 == 0) {
+    // A key without its value: Redis checks this in the command itself, after arity.
+    return error("ERR wrong number of arguments for '" + std::string(cmd->name) + "' command", cmd);
+  }
   if ((cmd->name == "xread" || cmd->name == "xreadgroup") && hasArg(args, 1, "BLOCK")) {
     return error("ERR '" + displayName(*cmd) +
                      " BLOCK' is not supported by slotproxy: blocking commands would stall the "

@@ -1,6 +1,7 @@
 #include "proxy/server/worker.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "proxy/backend/control_conn.h"
 #include "proxy/client/client_conn.h"
@@ -53,6 +54,11 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
     : config_(config), loop_(loop), stats_(stats) {
   limits_.max_bulk_len = config.proto_max_bulk_len;
   limits_.max_array_len = config.max_multibulk_len;
+  // Replies are Redis's, not a client's: LRANGE of a long list or a deeply nested script reply
+  // is ordinary traffic. Bounded still, so that a broken node cannot make the proxy loop.
+  reply_limits_.max_bulk_len = config.proto_max_bulk_len;
+  reply_limits_.max_array_len = uint64_t{1} << 32;
+  reply_limits_.max_depth = 1024;
   refresher_ = std::make_unique<Refresher>(*this);
 }
 
@@ -187,7 +193,7 @@ BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint
     auto node = std::make_unique<BackendNode>(id, ip, port);
     const auto n = static_cast<size_t>(std::max(1, config_.backend_connections));
     for (size_t i = 0; i < n; ++i) {
-      node->conns().push_back(std::make_unique<BackendConn>(loop_, *this, node.get(), limits_,
+      node->conns().push_back(std::make_unique<BackendConn>(loop_, *this, node.get(), reply_limits_,
                                                             config_.connect_timeout_ms));
     }
     it = nodes_.emplace(key, std::move(node)).first;
@@ -729,7 +735,9 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   std::string out;
   const std::string_view name = cmd.name;
   if (name == "ping") {
-    if (args.size() == 1) {
+    if (args.size() > 2) {
+      out = errorFrame("ERR wrong number of arguments for 'ping' command");
+    } else if (args.size() == 1) {
       out = "+PONG\r\n";
     } else {
       resp::appendBulk(out, args[1]);
@@ -737,7 +745,13 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "echo") {
     resp::appendBulk(out, args[1]);
   } else if (name == "select") {
-    out = args[1] == "0" ? "+OK\r\n" : errorFrame("ERR SELECT is not allowed in cluster mode");
+    int64_t db = 0;
+    const auto [end, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
+    if (ec != std::errc() || end != args[1].data() + args[1].size()) {
+      out = errorFrame("ERR value is not an integer or out of range");
+    } else {
+      out = db == 0 ? "+OK\r\n" : errorFrame("ERR SELECT is not allowed in cluster mode");
+    }
   } else if (name == "quit") {
     client.enqueueReply("+OK\r\n", true);
     return;
@@ -747,11 +761,18 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "hello") {
     size_t i = 1;
     if (args.size() > 1) {
-      if (args[1] != "2" && args[1] != "3") {
+      int64_t version = 0;
+      const auto [end, ec] =
+          std::from_chars(args[1].data(), args[1].data() + args[1].size(), version);
+      if (ec != std::errc() || end != args[1].data() + args[1].size()) {
         client.enqueueReply(errorFrame("ERR Protocol version is not an integer or out of range"));
         return;
       }
-      if (args[1] == "3") {
+      if (version < 2 || version > 3) {
+        client.enqueueReply(errorFrame("NOPROTO unsupported protocol version"));
+        return;
+      }
+      if (version == 3) {
         client.enqueueReply(
             errorFrame("NOPROTO sorry, this protocol version is not supported by slotproxy"));
         return;
@@ -786,7 +807,8 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     resp::appendBulk(out, "modules");
     resp::appendArrayHeader(out, 0);
   } else if (name == "client|setname") {
-    if (args[2].find_first_of(" \n\r") != std::string_view::npos) {
+    // As Redis's clientSetName: only printable ASCII without spaces.
+    if (std::any_of(args[2].begin(), args[2].end(), [](char c) { return c < '!' || c > '~'; })) {
       out = errorFrame("ERR Client names cannot contain spaces, newlines or special characters.");
     } else {
       client.setName(args[2]);

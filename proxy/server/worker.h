@@ -105,8 +105,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void countFailovers(const cluster::SlotMap& old, uint64_t now);
 
   const config::Config& config_;
-  int index_ = 0;  // worker number: worker 0 alone counts process-wide events (failovers)
-  resp::Limits limits_;
+  int index_ = 0;        // worker number: worker 0 alone counts process-wide events (failovers)
+  resp::Limits limits_;  // client requests
+  resp::Limits reply_limits_;  // replies from Redis
   uv_loop_t* loop_;
   Stats& stats_;
   uv_tcp_t* listener_ = nullptr;

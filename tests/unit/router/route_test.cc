@@ -168,6 +168,10 @@ TEST(Route, WrongArityUsesRedisText) {
   expectError({"get", "a", "b"}, "ERR wrong number of arguments for 'get' command");
   expectError({"SET", "a"}, "ERR wrong number of arguments for 'set' command");
   expectError({"MSET", "a"}, "ERR wrong number of arguments for 'mset' command");
+  // A key without its value, keys in different slots (it would be split): Redis's own error.
+  expectError({"MSET", "{a}x", "1", "{b}y"}, "ERR wrong number of arguments for 'mset' command");
+  expectError({"MSETNX", "{a}x", "1", "{a}y"},
+              "ERR wrong number of arguments for 'msetnx' command");
   expectError({"CONFIG", "GET"}, "ERR wrong number of arguments for 'config|get' command");
   expectError({"CLUSTER", "KEYSLOT"},
               "ERR wrong number of arguments for 'cluster|keyslot' command");
