@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/integration/fake_upstream/fake_redis.h"
@@ -100,6 +101,41 @@ class FakeUpstreamTest : public ::testing::Test {
   std::unique_ptr<ProxyProcess> proxy_;
   std::unique_ptr<RespClient> client_;
 };
+
+TEST(FakeUpstreamTopologyTest, ClusterSlotsIsUsedWhenClusterShardsIsUnknown) {
+  if (!ProxyProcess::available()) {
+    GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
+  }
+  // A Redis 6 cluster: no CLUSTER SHARDS. Three nodes, the middle one owning two ranges.
+  auto topology = std::make_shared<FakeTopology>();
+  topology->setShardsSupported(false);
+  std::vector<std::unique_ptr<FakeRedis>> nodes;
+  std::string error;
+  for (int i = 0; i < 3; ++i) {
+    const std::string name(1, static_cast<char>('P' + i));
+    nodes.push_back(std::make_unique<FakeRedis>(name, netIp(161 + i), 6379, topology));
+    topology->addNode(std::string(40, static_cast<char>('p' + i)), netIp(161 + i), 6379);
+    ASSERT_TRUE(nodes.back()->start(&error)) << error;
+  }
+  topology->assign(0, 999, 1);
+  topology->assign(1000, 8999, 0);
+  topology->assign(9000, 9999, 1);
+  topology->assign(10000, 16383, 2);
+  ProxyProcess proxy(netIp(kProxyHost), 6379, {});
+  ASSERT_TRUE(proxy.start({nodes[2]->address()}, &error)) << error;
+  ContextPtr conn(proxy.connect());
+  for (const auto& [first, last, owner] : std::vector<std::tuple<int, int, int>>{
+           {0, 999, 1}, {1000, 8999, 0}, {9000, 9999, 1}, {10000, 16383, 2}}) {
+    const std::string key = keyBetween(first, last, "r6:");
+    ReplyPtr r = command(conn.get(), {"GET", key});
+    EXPECT_TRUE(replyIs(r.get(), nodes[static_cast<size_t>(owner)]->name() + ":" + key))
+        << key << " (slot " << slotOf(key) << "): " << describe(r.get(), conn.get());
+  }
+  for (const auto& node : nodes) {
+    EXPECT_GT(node->commandCount(), 0u) << node->name();
+  }
+  EXPECT_TRUE(proxy.running()) << tailFile(proxy.log(), 30);
+}
 
 TEST_F(FakeUpstreamTest, MovedResendsTheCommandByteExactToTheNewOwnerAndUpdatesTheSlot) {
   const std::string key = keyBetween(0, kSplit - 1, "moved:");

@@ -149,6 +149,56 @@ TEST_F(PipelineTest, TenThousandCommandsInOneBufferAreAnsweredInOrder) {
   }
 }
 
+TEST_F(PipelineTest, RequestsArrivingInFragmentsAreReassembled) {
+  // A pipeline cut at random points (1 byte to 8 kB), with values bigger than the proxy's 64 kB
+  // read chunk, inline commands among multibulk ones.
+  std::mt19937 rng(11);
+  std::string buffer;
+  std::vector<std::string> expected;
+  std::map<std::string, std::string> values;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "frag:" + std::to_string(i % 40);
+    if (i % 10 == 3) {
+      std::string v(70000 + rng() % 70000, 'x');
+      v.replace(0, 8, std::to_string(10000000 + i));
+      buffer += encodeCommand({"SET", key, v});
+      values[key] = v;
+      expected.push_back("OK");
+    } else if (i % 10 == 7) {
+      buffer += "PING\r\n";
+      expected.push_back("PONG");
+    } else if (i % 2 == 0) {
+      const std::string v = "small-" + std::to_string(i);
+      buffer += encodeCommand({"SET", key, v});
+      values[key] = v;
+      expected.push_back("OK");
+    } else {
+      buffer += encodeCommand({"GET", key});
+      expected.push_back(values.count(key) != 0 ? values[key] : "(nil)");
+    }
+  }
+  auto client = rawClient();
+  ASSERT_NE(client, nullptr);
+  std::string error;
+  size_t pos = 0;
+  while (pos < buffer.size()) {
+    const size_t n = std::min(buffer.size() - pos, static_cast<size_t>(1 + rng() % 8192));
+    // Sends the fragment, reading what has arrived meanwhile (parsed at the end).
+    std::vector<ReplyPtr> none;
+    ASSERT_TRUE(
+        client->exchange(std::string_view(buffer).substr(pos, n), 0, &none, kTimeoutMs, &error))
+        << error;
+    pos += n;
+  }
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client->readReplies(expected.size(), &replies, kTimeoutMs, &error)) << error;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const std::string got = text(replies[i].get());
+    EXPECT_TRUE(got == expected[i])
+        << "reply " << i << ": " << got.substr(0, 40) << " != " << expected[i].substr(0, 40);
+  }
+}
+
 TEST_F(PipelineTest, TwoHundredConcurrentClientsGetTheirOwnRepliesAndExactCounters) {
   constexpr int kClients = 200;
   constexpr int kIncrs = 200;

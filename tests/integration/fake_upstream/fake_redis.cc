@@ -86,8 +86,17 @@ std::vector<std::pair<int, int>> FakeTopology::rangesOf(int index) const {
   return out;
 }
 
+void FakeTopology::setShardsSupported(bool supported) {
+  std::lock_guard<std::mutex> lock(mu_);
+  shards_supported_ = supported;
+}
+
 std::string FakeTopology::clusterShards() const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!shards_supported_) {
+    return "-ERR Unknown subcommand or wrong number of arguments for 'SHARDS'. Try CLUSTER "
+           "HELP.\r\n";
+  }
   std::string out = "*" + std::to_string(nodes_.size()) + "\r\n";
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];

@@ -58,7 +58,11 @@ class FakeTopology {
   void assign(int first, int last, int index);
   int ownerOf(int slot) const;
 
-  // The replies of a Redis 7.0 primary, as RESP2 bytes.
+  // false: CLUSTER SHARDS is an unknown subcommand, as on Redis 6.
+  void setShardsSupported(bool supported);
+
+  // The replies of a Redis 7.0 primary, as RESP2 bytes (CLUSTER SHARDS: Redis 6's error when
+  // unsupported).
   std::string clusterShards() const;
   std::string clusterSlots() const;
   std::string clusterNodes() const;
@@ -71,6 +75,7 @@ class FakeTopology {
   mutable std::mutex mu_;
   std::vector<Node> nodes_;
   std::vector<int> owner_ = std::vector<int>(16384, -1);
+  bool shards_supported_ = true;
 };
 
 class FakeRedis {
