@@ -1,6 +1,7 @@
 #include "proxy/router/router.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "proxy/cluster/key_slot.h"
 #include "proxy/resp/decoder.h"
@@ -140,15 +141,15 @@ bool planSplit(const CommandInfo& cmd, std::span<const std::string_view> args,
   } else {
     plan->kind = SplitKind::kSumIntegers;
   }
+  // slot -> index of its part: linear in the number of keys (a 20,000-key MGET once took
+  // seconds of the event loop with a search of the parts per key).
+  std::unordered_map<uint16_t, size_t> part_of;
+  part_of.reserve(keys.size());
   for (uint32_t k = 0; k < keys.size(); ++k) {
     const uint16_t slot = cluster::keySlot(args[keys[k]]);
-    auto it = std::find_if(plan->parts.begin(), plan->parts.end(),
-                           [slot](const SplitPart& p) { return p.slot == slot; });
-    if (it == plan->parts.end()) {
-      plan->parts.push_back({slot, {}});
-      it = plan->parts.end() - 1;
-    }
-    it->keys.push_back(k);
+    const auto [it, added] = part_of.try_emplace(slot, plan->parts.size());
+    if (added) plan->parts.push_back({slot, {}});
+    plan->parts[it->second].keys.push_back(k);
   }
   return plan->parts.size() > 1;
 }
