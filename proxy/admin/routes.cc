@@ -333,7 +333,23 @@ code{font-size:12px}.num{text-align:right}
     if (!snap.last_refresh_error.empty()) last += ": " + htmlEscape(snap.last_refresh_error);
   }
   row("last topology refresh", last);
-  h += "</table>\n<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/topology\">/topology"
+  h += "</table>\n<h2>Recent failovers</h2>\n";
+  std::deque<server::Stats::FailoverEvent> failovers;
+  {
+    std::lock_guard<std::mutex> lock(stats.mu);
+    failovers = stats.recent_failovers;
+  }
+  if (failovers.empty()) {
+    h += "<p>none since start</p>\n";
+  } else {
+    h += "<table><tr><th>served again at</th><th>primary lost</th><th>took</th></tr>\n";
+    for (auto it = failovers.rbegin(); it != failovers.rend(); ++it) {
+      h += "<tr><td>" + isoTime(it->unix_ms) + "</td><td><code>" + htmlEscape(it->node) +
+           "</code></td><td class=\"num\">" + std::to_string(it->duration_ms) + " ms</td></tr>\n";
+    }
+    h += "</table>\n";
+  }
+  h += "<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/topology\">/topology"
        "</a> &middot; <a href=\"/readyz\">/readyz</a></p>\n</body></html>\n";
   return h;
 }

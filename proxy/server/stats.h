@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,8 +90,16 @@ struct Stats {
 
   Stats();
 
-  // The current map and how it was obtained, for /topology and /readyz.
+  // The current map and how it was obtained, for /topology and /readyz; the last failovers for
+  // the status page (newest last, at most kRecentFailovers).
+  struct FailoverEvent {
+    uint64_t unix_ms = 0;  // when the lost slots were served again
+    std::string node;      // "id (address)" of the primary that was lost
+    uint64_t duration_ms = 0;
+  };
+  static constexpr size_t kRecentFailovers = 10;
   mutable std::mutex mu;
+  std::deque<FailoverEvent> recent_failovers;
   cluster::SlotMapPtr map;
   std::string last_trigger;
   uint64_t last_refresh_unix_ms = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "proxy/backend/control_conn.h"
 #include "proxy/client/client_conn.h"
@@ -282,6 +283,15 @@ void Worker::countFailovers(const cluster::SlotMap& old, uint64_t now) {
     stats_.failover_seconds[b].fetch_add(1, std::memory_order_relaxed);
     log::info("failover: slots of " + n.id.substr(0, 8) + " (" + n.address() +
               ") served again after " + std::to_string(now - since) + " ms");
+    std::lock_guard<std::mutex> lock(stats_.mu);
+    stats_.recent_failovers.push_back(
+        {static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count()),
+         n.id.substr(0, 8) + " (" + n.address() + ")", now - since});
+    if (stats_.recent_failovers.size() > Stats::kRecentFailovers) {
+      stats_.recent_failovers.pop_front();
+    }
   }
 }
 

@@ -221,6 +221,21 @@ TEST(StatusPage, SelfContainedAutoRefreshingWithStripAndNodes) {
   EXPECT_THAT(h, HasSubstr("<tr><th>failovers</th><td class=\"num\">4</td></tr>"));
   EXPECT_THAT(h, HasSubstr("<tr><th>requests held (waiting for a primary)</th><td "
                            "class=\"num\">17</td></tr>"));
+  EXPECT_THAT(h, HasSubstr("<p>none since start</p>"));
+}
+
+TEST(StatusPage, ListsRecentFailoversNewestFirst) {
+  server::Stats stats;
+  stats.recent_failovers.push_back({1000, "aaaaaaaa (10.0.0.1:6379)", 4200});
+  stats.recent_failovers.push_back({2000, "bbbbbbbb (<10.0.0.2>:6379)", 3100});
+  const std::string h = statusPage(stats);
+  const size_t newer = h.find("bbbbbbbb (&lt;10.0.0.2&gt;:6379)");
+  const size_t older = h.find("aaaaaaaa (10.0.0.1:6379)");
+  ASSERT_NE(newer, std::string::npos);
+  ASSERT_NE(older, std::string::npos);
+  EXPECT_LT(newer, older);
+  EXPECT_THAT(h, HasSubstr("<td class=\"num\">4200 ms</td>"));
+  EXPECT_THAT(h, Not(HasSubstr("none since start")));
 }
 
 }  // namespace
