@@ -19,14 +19,31 @@ constexpr std::array<uint16_t, 256> makeCrc16Table() {
 
 constexpr std::array<uint16_t, 256> kCrc16Table = makeCrc16Table();
 
+// Two bytes per step ("slicing by 2"): CRC is linear, so after bytes b0 b1
+//   crc' = kCrc16Pair[(crc >> 8) ^ b0] ^ kCrc16Table[(crc & 0xFF) ^ b1]
+// with kCrc16Pair[x] = (T[x] << 8) ^ T[T[x] >> 8] (16 bits): two independent lookups instead of
+// a chain of two. keySlot runs for every keyed request.
+constexpr std::array<uint16_t, 256> makeCrc16PairTable() {
+  std::array<uint16_t, 256> table{};
+  for (uint32_t x = 0; x < 256; ++x) {
+    const uint32_t t = kCrc16Table[x];
+    table[x] = static_cast<uint16_t>(((t << 8) ^ kCrc16Table[t >> 8]) & 0xFFFFu);
+  }
+  return table;
+}
+
+constexpr std::array<uint16_t, 256> kCrc16Pair = makeCrc16PairTable();
+
 }  // namespace
 
 uint16_t crc16(std::string_view data) {
   uint32_t crc = 0;
-  for (const char c : data) {
-    const auto byte = static_cast<uint8_t>(c);
-    crc = ((crc << 8) ^ kCrc16Table[((crc >> 8) ^ byte) & 0xFFu]) & 0xFFFFu;
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = data.size();
+  for (; n >= 2; n -= 2, p += 2) {
+    crc = kCrc16Pair[(crc >> 8) ^ p[0]] ^ kCrc16Table[(crc & 0xFFu) ^ p[1]];
   }
+  if (n == 1) crc = ((crc << 8) ^ kCrc16Table[(crc >> 8) ^ p[0]]) & 0xFFFFu;
   return static_cast<uint16_t>(crc);
 }
 

@@ -17,6 +17,38 @@ TEST(Crc16, MatchesTheRedisClusterSpecTestVector) {
   EXPECT_EQ(crc16(""), 0);
 }
 
+// The table-driven crc16 (two bytes per step) against the bit-at-a-time definition, for every
+// length up to 64 and every byte value.
+TEST(Crc16, EqualsTheBitwiseDefinitionForAnyInput) {
+  const auto bitwise = [](std::string_view data) {
+    uint16_t crc = 0;
+    for (const char c : data) {
+      crc = static_cast<uint16_t>(crc ^ (static_cast<uint8_t>(c) << 8));
+      for (int bit = 0; bit < 8; ++bit) {
+        crc = static_cast<uint16_t>((crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1);
+      }
+    }
+    return crc;
+  };
+  std::string data;
+  uint32_t seed = 12345;
+  for (size_t len = 0; len <= 64; ++len) {
+    for (int round = 0; round < 8; ++round) {
+      data.clear();
+      for (size_t i = 0; i < len; ++i) {
+        seed = seed * 1103515245u + 12345u;
+        data.push_back(static_cast<char>(seed >> 16));
+      }
+      ASSERT_EQ(crc16(data), bitwise(data)) << "length " << len;
+    }
+  }
+  for (int b = 0; b < 256; ++b) {
+    const std::string one(1, static_cast<char>(b));
+    ASSERT_EQ(crc16(one), bitwise(one)) << b;
+    ASSERT_EQ(crc16(one + one), bitwise(one + one)) << b;
+  }
+}
+
 TEST(KeySlot, MatchesRedisForPlainKeys) {
   EXPECT_EQ(keySlot("foo"), 12182);
   EXPECT_EQ(keySlot("bar"), 5061);
