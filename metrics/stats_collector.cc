@@ -10,6 +10,8 @@
 #include <limits>
 #include <mutex>
 #include <span>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "proxy/command/command_table.h"
@@ -67,10 +69,12 @@ void addHistogram(MetricFamily& f, std::span<const double> bounds,
 void addTopology(std::vector<MetricFamily>& out, const server::Stats& stats) {
   cluster::SlotMapPtr map;
   uint64_t last_refresh_ms = 0;
+  std::unordered_map<std::string, int64_t> connections;
   {
     std::lock_guard<std::mutex> lock(stats.mu);
     map = stats.map;
     last_refresh_ms = stats.last_refresh_unix_ms;
+    connections = stats.backend_connections;
   }
   const SlotStateCounts slots = countSlotStates(map.get());
   MetricFamily& s = family(out, "slots", "Hash slots by state in the current map (sums to 16384).",
@@ -116,6 +120,19 @@ void addTopology(std::vector<MetricFamily>& out, const server::Stats& stats) {
                {{"node_id", node.id},
                 {"address", node.address()},
                 {"role", std::string(cluster::roleName(node.role))}});
+    }
+  }
+
+  // Nodes of the current map only: label values stay bounded by the topology.
+  MetricFamily& conns =
+      family(out, "backend_connections", "Open connections to each node of the current map.",
+             MetricType::Gauge);
+  if (map) {
+    for (const cluster::NodeInfo& node : map->nodes()) {
+      if (node.id.empty()) continue;
+      const auto it = connections.find(node.id);
+      addValue(conns, it == connections.end() ? 0.0 : static_cast<double>(it->second),
+               {{"node_id", node.id}});
     }
   }
 

@@ -29,6 +29,7 @@ BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* no
       decoder_(limits) {}
 
 BackendConn::~BackendConn() {
+  if (state_ == State::kConnected) events_.onConnectedChanged(*this, false);
   if (handle_ != nullptr) {
     handle_->owner = nullptr;
     net::closeAndDelete(handle_);
@@ -128,6 +129,7 @@ void BackendConn::onConnect(int status) {
     return;
   }
   state_ = State::kConnected;
+  events_.onConnectedChanged(*this, true);
   uv_tcp_nodelay(&handle_->tcp, 1);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&handle_->tcp),
@@ -200,6 +202,7 @@ void BackendConn::processInput(std::string_view data, bool from_shared) {
 }
 
 void BackendConn::fail(std::string_view reason) {
+  if (state_ == State::kConnected) events_.onConnectedChanged(*this, false);
   if (handle_ != nullptr) {
     handle_->owner = nullptr;
     net::closeAndDelete(handle_);

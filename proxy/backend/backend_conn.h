@@ -29,6 +29,8 @@ class BackendEvents {
                         std::string_view reason) = 0;
   // Bytes are queued: call flush() before the loop blocks again.
   virtual void wantFlush(BackendConn& conn) = 0;
+  // The connection is established (true) or, having been established, is gone (false).
+  virtual void onConnectedChanged(BackendConn& conn, bool connected) = 0;
 };
 
 // One pipelined TCP connection to a Redis node. Requests are written in order and answered in

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "proxy/cluster/slot_map.h"
 
@@ -100,6 +101,9 @@ struct Stats {
   static constexpr size_t kRecentFailovers = 10;
   mutable std::mutex mu;
   std::deque<FailoverEvent> recent_failovers;
+  // Open connections to each node (key: node id, or the address of a node known only from a
+  // redirect), summed over the workers; exported for the nodes of the current map only.
+  std::unordered_map<std::string, int64_t> backend_connections;
   cluster::SlotMapPtr map;
   std::string last_trigger;
   uint64_t last_refresh_unix_ms = 0;

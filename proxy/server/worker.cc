@@ -123,6 +123,15 @@ void Worker::scheduleFlush(ClientConn* client) {
 
 void Worker::wantFlush(BackendConn& conn) { flush_backends_.push_back(&conn); }
 
+void Worker::onConnectedChanged(BackendConn& conn, bool connected) {
+  const BackendNode& node = *conn.node();
+  const std::string key = node.id().empty() ? node.address() : node.id();
+  std::lock_guard<std::mutex> lock(stats_.mu);
+  int64_t& n = stats_.backend_connections[key];
+  n += connected ? 1 : -1;
+  if (n == 0) stats_.backend_connections.erase(key);
+}
+
 void Worker::onCheck() {
   // Flushing a client may resume its reading and queue more backend writes, and the other way
   // round; loop until both lists are empty.

@@ -70,6 +70,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void onFailed(backend::BackendConn& conn, std::deque<backend::Request*> unsent,
                 std::deque<backend::Request*> sent, std::string_view reason) override;
   void wantFlush(backend::BackendConn& conn) override;
+  void onConnectedChanged(backend::BackendConn& conn, bool connected) override;
 
  private:
   void onConnection(int status);

@@ -205,6 +205,18 @@ TEST(StatsCollector, CountersGaugesAndFailoverHistogram) {
   EXPECT_THAT(l, Contains("slotproxy_topology_refresh_failures_total 1"));
 }
 
+TEST(StatsCollector, BackendConnectionsForNodesOfTheMapOnly) {
+  server::Stats stats;
+  setMap(stats, admin::testing::threeShards());
+  stats.backend_connections["aaaa"] = 2;
+  stats.backend_connections["10.9.9.9:6379"] = 1;  // known only from a redirect: not exported
+  const std::vector<std::string> l = lines(renderText(stats));
+  using ::testing::Contains;
+  EXPECT_THAT(l, Contains("slotproxy_backend_connections{node_id=\"aaaa\"} 2"));
+  EXPECT_THAT(l, Contains("slotproxy_backend_connections{node_id=\"bbbb\"} 0"));
+  for (const std::string& line : l) EXPECT_THAT(line, Not(HasSubstr("10.9.9.9")));
+}
+
 TEST(StatsCollector, EveryFamilyHasTheDesignName) {
   server::Stats stats;
   setMap(stats, admin::testing::threeShards());
@@ -213,8 +225,8 @@ TEST(StatsCollector, EveryFamilyHasTheDesignName) {
        {"slots", "nodes", "node_up", "topology_version", "topology_refreshes_total",
         "topology_refresh_failures_total", "failovers_total", "failover_seconds", "redirects_total",
         "commands_total", "command_duration_seconds", "command_errors_total", "requests_held",
-        "client_connections", "client_connections_total", "backend_connect_attempts_total",
-        "outcome_unknown_total", "bytes_total"}) {
+        "client_connections", "client_connections_total", "backend_connections",
+        "backend_connect_attempts_total", "outcome_unknown_total", "bytes_total"}) {
     EXPECT_THAT(text, HasSubstr("# TYPE slotproxy_" + std::string(name) + " ")) << name;
   }
 }
