@@ -619,26 +619,23 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
 
 // ---- split and fan-out -----------------------------------------------------------------------
 
-void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> args,
-                          const command::CommandInfo& cmd) {
-  auto plan = std::make_shared<router::SplitPlan>();
-  router::planSplit(cmd, args, keys_, plan.get());
+void Worker::sendParts(ClientConn& client, std::span<const std::string_view> args,
+                       const command::CommandInfo& cmd, size_t count,
+                       std::function<void(std::span<const std::string>, std::string*)> merge,
+                       const std::function<void(size_t, Request*)>& fill) {
   Request* parent = newRequest({}, args, &cmd, /*with_payload=*/false);
   parent->split = std::make_unique<backend::SplitState>();
-  parent->split->replies.resize(plan->parts.size());
-  parent->split->remaining = plan->parts.size();
-  parent->split->merge = [plan](std::span<const std::string> replies, std::string* out) {
-    router::mergeReplies(*plan, replies, out);
-  };
+  parent->split->replies.resize(count);
+  parent->split->remaining = count;
+  parent->split->merge = std::move(merge);
   client.enqueue(parent);
   std::vector<Request*> parts;
-  parts.reserve(plan->parts.size());
-  for (size_t i = 0; i < plan->parts.size(); ++i) {
+  parts.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     auto* part = Request::make();
-    router::encodePart(args, keys_, *plan, plan->parts[i], &part->payload);
+    fill(i, part);
     part->parent = parent;
     part->part_index = static_cast<uint32_t>(i);
-    part->slot = plan->parts[i].slot;
     part->start_ns = parent->start_ns;
     part->cmd_id = parent->cmd_id;
     part->readonly = parent->readonly;
@@ -647,6 +644,21 @@ void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> 
   }
   // The last dispatch may complete the parent (and free it): touch nothing after the loop.
   for (Request* part : parts) dispatch(part);
+}
+
+void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> args,
+                          const command::CommandInfo& cmd) {
+  auto plan = std::make_shared<router::SplitPlan>();
+  router::planSplit(cmd, args, keys_, plan.get());
+  sendParts(
+      client, args, cmd, plan->parts.size(),
+      [plan](std::span<const std::string> replies, std::string* out) {
+        router::mergeReplies(*plan, replies, out);
+      },
+      [&](size_t i, Request* part) {
+        router::encodePart(args, keys_, *plan, plan->parts[i], &part->payload);
+        part->slot = plan->parts[i].slot;
+      });
 }
 
 namespace {
@@ -720,31 +732,18 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no cluster topology yet"));
     return;
   }
-  Request* parent = newRequest({}, args, &cmd, /*with_payload=*/false);
   std::string payload(raw);
   if (payload.empty()) resp::appendCommand(payload, args);
-  parent->split = std::make_unique<backend::SplitState>();
-  parent->split->replies.resize(slots.size());
-  parent->split->remaining = slots.size();
   const command::Merge merge = cmd.merge;
-  parent->split->merge = [merge](std::span<const std::string> replies, std::string* out) {
-    mergeFanOut(merge, replies, out);
-  };
-  client.enqueue(parent);
-  std::vector<Request*> parts;
-  for (size_t i = 0; i < slots.size(); ++i) {
-    auto* part = Request::make();
-    part->payload = payload;
-    part->parent = parent;
-    part->part_index = static_cast<uint32_t>(i);
-    part->slot = slots[i];
-    part->start_ns = parent->start_ns;
-    part->cmd_id = parent->cmd_id;
-    part->readonly = parent->readonly;
-    part->conn_hint = static_cast<uint32_t>(client.id());
-    parts.push_back(part);
-  }
-  for (Request* part : parts) dispatch(part);
+  sendParts(
+      client, args, cmd, slots.size(),
+      [merge](std::span<const std::string> replies, std::string* out) {
+        mergeFanOut(merge, replies, out);
+      },
+      [&](size_t i, Request* part) {
+        part->payload = payload;
+        part->slot = slots[i];
+      });
 }
 
 // ---- commands answered by the proxy ------------------------------------------------------------

@@ -89,6 +89,12 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                     const command::CommandInfo& cmd);
   void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,
                     const command::CommandInfo& cmd);
+  // Queues a parent request on `client` with `count` parts, each given its payload and slot by
+  // `fill`, dispatches them, and answers with `merge` of their replies once all are in.
+  void sendParts(client::ClientConn& client, std::span<const std::string_view> args,
+                 const command::CommandInfo& cmd, size_t count,
+                 std::function<void(std::span<const std::string>, std::string*)> merge,
+                 const std::function<void(size_t, backend::Request*)>& fill);
   void fanOut(client::ClientConn& client, std::string_view raw,
               std::span<const std::string_view> args, const command::CommandInfo& cmd);
   // A request for `args`, sent as `raw` (or re-encoded from args when raw is empty).
