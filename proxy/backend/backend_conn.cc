@@ -47,6 +47,7 @@ void BackendConn::connect(const std::string& ip, uint16_t port) {
   uv_tcp_init(loop_, &handle_->tcp);
   state_ = State::kConnecting;
   connect_started_ = uv_now(loop_);
+  events_.onConnecting(*this);
   int rc = net::makeSockaddr(ip, port, &addr) ? 0 : UV_EINVAL;
   if (rc == 0) {
     rc = uv_tcp_connect(&handle_->connect_req, &handle_->tcp, reinterpret_cast<sockaddr*>(&addr),

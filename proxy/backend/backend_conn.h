@@ -29,7 +29,9 @@ class BackendEvents {
                         std::string_view reason) = 0;
   // Bytes are queued: call flush() before the loop blocks again.
   virtual void wantFlush(BackendConn& conn) = 0;
-  // The connection is established (true) or, having been established, is gone (false).
+  // A connection attempt starts (connecting); then it is established (connected true) or,
+  // having been established, is gone (connected false).
+  virtual void onConnecting(BackendConn& conn) = 0;
   virtual void onConnectedChanged(BackendConn& conn, bool connected) = 0;
 };
 

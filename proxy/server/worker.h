@@ -70,6 +70,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void onFailed(backend::BackendConn& conn, std::deque<backend::Request*> unsent,
                 std::deque<backend::Request*> sent, std::string_view reason) override;
   void wantFlush(backend::BackendConn& conn) override;
+  void onConnecting(backend::BackendConn&) override {
+    stats_.backend_connect_attempts.fetch_add(1, std::memory_order_relaxed);
+  }
   void onConnectedChanged(backend::BackendConn& conn, bool connected) override;
 
  private:
