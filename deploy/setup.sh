@@ -14,7 +14,7 @@ readonly PACKAGES=(
   build-essential cmake pkg-config g++ clang clang-format
   libuv1-dev node-llhttp libxxhash-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libhiredis-dev
-  redis-server redis-tools python3 procps iproute2
+  redis-server redis-tools python3 procps iproute2 curl
   prometheus
 )
 
