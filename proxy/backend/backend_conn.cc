@@ -228,6 +228,19 @@ void BackendConn::fail(std::string_view reason) {
   events_.onFailed(*this, std::move(unsent), std::move(sent), reason);
 }
 
+void BackendConn::distrust(std::deque<Request*>* unsent) {
+  const size_t first_unsent = fifo_.size() - unsent_;
+  for (size_t i = first_unsent; i < fifo_.size(); ++i) {
+    if (fifo_[i] != nullptr) unsent->push_back(fifo_[i]);
+  }
+  fifo_.resize(first_unsent);
+  unsent_ = 0;
+  out_.clear();
+  for (Request* r : fifo_) {
+    if (r != nullptr) r->suspect = true;
+  }
+}
+
 void BackendConn::checkTimeouts(uint64_t now_ms, uint32_t request_timeout_ms) {
   if (state_ == State::kConnecting && now_ms - connect_started_ >= connect_timeout_ms_) {
     fail("connect to " + node_->address() + " timed out after " +

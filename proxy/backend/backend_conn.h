@@ -57,6 +57,11 @@ class BackendConn {
   // Fails the connection now: in-flight requests go to onFailed, then the connection is idle and
   // reconnects on the next send().
   void fail(std::string_view reason);
+  // The node is no longer a primary in the map. Requests already written are marked suspect: a
+  // demoted master may still acknowledge writes it will lose when it rejoins as a replica, while
+  // its MOVED answers (a graceful failover) are still good; the request timeout bounds the wait
+  // for a hung one. Requests not written yet are taken back and appended to `unsent`.
+  void distrust(std::deque<Request*>* unsent);
   // Called by the owner's timer: fails the connection if it is connecting for longer than the
   // connect timeout, or if the oldest request written has waited longer than `request_timeout_ms`.
   void checkTimeouts(uint64_t now_ms, uint32_t request_timeout_ms);

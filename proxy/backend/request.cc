@@ -49,6 +49,7 @@ void Request::release(Request* r) {
   r->redirects = 0;
   r->readonly = false;
   r->retried = false;
+  r->suspect = false;
   r->done = false;
   r->close_after = false;
   r->error_kind = 0xFF;

@@ -252,15 +252,26 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
   }
   // A node the map no longer names as a live primary is not trusted with what it still has in
   // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
-  // Reads are retried elsewhere; writes get "outcome unknown". (A node known only by address
+  // What it has not been sent goes elsewhere now; what it has is suspect (onReply): its MOVED
+  // answers are followed, its other answers are not believed. (A node known only by address
   // from a MOVED, at the address of a live primary, is that primary under another key.)
+  // A node the map says failed (or left out) will not answer soon, if ever: its requests are
+  // failed at once (reads retried elsewhere, writes "outcome unknown") instead of waiting for
+  // the request timeout.
+  std::unordered_set<BackendNode*> alive_in_map(live_.begin(), live_.end());
+  std::deque<Request*> taken_back;
   for (auto& [key, node] : nodes_) {
     if (primaries.count(node.get()) == 0 && node->inFlight() > 0 &&
         (!node->id().empty() || primary_addresses.count(node->address()) == 0)) {
-      node->failAll("node " + describe(*node) + " is no longer a primary");
+      if (alive_in_map.count(node.get()) == 0 || !node->up()) {
+        node->failAll("node " + describe(*node) + " is no longer a primary");
+        continue;
+      }
+      for (auto& conn : node->conns()) conn->distrust(&taken_back);
     }
   }
   if (old && index_ == 0) countFailovers(*old, now);
+  for (Request* r : taken_back) dispatch(r);
   {
     std::lock_guard<std::mutex> lock(stats_.mu);
     stats_.map = map_;
@@ -536,10 +547,27 @@ void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp
     handleErrorReply(conn, r, frame);
     return;
   }
+  if (r->suspect) {
+    // An answer from a node that is no longer primary: a read may be stale, so it is asked again
+    // of the new primary; a write's acknowledgement may be lost when that node rejoins as a
+    // replica, so it is not passed on as a success.
+    r->suspect = false;
+    if (r->readonly) {
+      dispatch(r);
+      return;
+    }
+    stats_.outcome_unknown.fetch_add(1, std::memory_order_relaxed);
+    fail(r,
+         "ERR slotproxy: outcome unknown: node " + describe(*conn.node()) +
+             " acknowledged this write after it stopped being a primary; the write may be lost",
+         ErrorKind::kOutcomeUnknown);
+    return;
+  }
   complete(r, frame);
 }
 
 void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view frame) {
+  r->suspect = false;  // an error (MOVED, READONLY...) says the command was not applied there
   std::string_view message = frame.substr(1);
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
     message.remove_suffix(1);
