@@ -375,9 +375,10 @@ std::vector<KeyDef> buildKeys() {
   k.push_back(boolKey(
       {kNodesConf, "resolve-peers", "also rewrite peers whose hostname got a new IP", "yes"},
       &Config::resolve_peers));
-  k.push_back(stringKey(
-      {kNodesConf, "hosts-file", "hosts(5) file read before DNS for --resolve-peers", "/etc/hosts"},
-      &Config::hosts_file, "PATH"));
+  k.push_back(
+      stringKey({kNodesConf, "hosts-file",
+                 "hosts(5) file read before DNS: seed names, --resolve-peers", "/etc/hosts"},
+                &Config::hosts_file, "PATH"));
   k.push_back(
       boolKey({kNodesConf, "dry-run", "print the diff, change nothing", "yes"}, &Config::dry_run));
   return k;
