@@ -228,6 +228,22 @@ void BackendConn::fail(std::string_view reason) {
   events_.onFailed(*this, std::move(unsent), std::move(sent), reason);
 }
 
+bool BackendConn::abandoned() const {
+  for (const Request* r : fifo_) {
+    if (r != nullptr && (r->client != nullptr || r->parent != nullptr)) return false;
+  }
+  return true;
+}
+
+void BackendConn::takeAll(std::deque<Request*>* out) {
+  for (Request* r : fifo_) {
+    if (r != nullptr) out->push_back(r);
+  }
+  fifo_.clear();
+  unsent_ = 0;
+  out_.clear();
+}
+
 void BackendConn::distrust(std::deque<Request*>* unsent) {
   const size_t first_unsent = fifo_.size() - unsent_;
   for (size_t i = first_unsent; i < fifo_.size(); ++i) {
@@ -247,7 +263,7 @@ void BackendConn::checkTimeouts(uint64_t now_ms, uint32_t request_timeout_ms) {
          std::to_string(connect_timeout_ms_) + " ms");
     return;
   }
-  if (state_ != State::kConnected || request_timeout_ms == 0) return;
+  if (state_ != State::kConnected || request_timeout_ms == 0 || blocking_) return;
   for (Request* r : fifo_) {
     if (r == nullptr) continue;
     if (r->sent_ms != 0 && now_ms - r->sent_ms >= request_timeout_ms) {

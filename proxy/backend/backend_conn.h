@@ -46,6 +46,13 @@ class BackendConn {
   BackendConn& operator=(const BackendConn&) = delete;
 
   BackendNode* node() const { return node_; }
+  // A connection for one blocking command: no request timeout (BLPOP 0 blocks for ever).
+  void setBlocking() { blocking_ = true; }
+  bool blocking() const { return blocking_; }
+  // True when every request in the FIFO has lost its client (or there is none).
+  bool abandoned() const;
+  // Takes every request out of the FIFO (for a connection about to be destroyed).
+  void takeAll(std::deque<Request*>* out);
   bool connected() const { return state_ == State::kConnected; }
   bool idle() const { return state_ == State::kIdle; }
   size_t inFlight() const { return fifo_.size(); }
@@ -83,6 +90,7 @@ class BackendConn {
   BackendNode* node_;
   uint32_t connect_timeout_ms_;
   State state_ = State::kIdle;
+  bool blocking_ = false;
   Handle* handle_ = nullptr;  // the live socket; freed in its close callback
   uint64_t connect_started_ = 0;
 

@@ -20,12 +20,17 @@ void BackendNode::setAddress(std::string ip, uint16_t port) {
 size_t BackendNode::inFlight() const {
   size_t n = 0;
   for (const auto& c : conns_) n += c->inFlight();
+  for (const auto& c : blocking_conns_) n += c->inFlight();
   return n;
 }
 
 void BackendNode::failAll(std::string_view reason) {
   for (auto& c : conns_) {
     if (!c->idle()) c->fail(reason);
+  }
+  // By index: a failure's callbacks may add blocking connections (to other nodes, or here).
+  for (size_t i = 0, n = blocking_conns_.size(); i < n; ++i) {
+    if (!blocking_conns_[i]->idle()) blocking_conns_[i]->fail(reason);
   }
 }
 

@@ -26,6 +26,8 @@ class BackendNode {
   void setAddress(std::string ip, uint16_t port);
 
   std::vector<std::unique_ptr<BackendConn>>& conns() { return conns_; }
+  // Connections each carrying one blocking command; the owner removes them once answered.
+  std::vector<std::unique_ptr<BackendConn>>& blockingConns() { return blocking_conns_; }
   BackendConn& connFor(uint32_t hint) { return *conns_[hint % conns_.size()]; }
   size_t inFlight() const;
   void failAll(std::string_view reason);
@@ -48,6 +50,7 @@ class BackendNode {
   std::string ip_;
   uint16_t port_;
   std::vector<std::unique_ptr<BackendConn>> conns_;
+  std::vector<std::unique_ptr<BackendConn>> blocking_conns_;
   bool up_ = true;
   uint32_t failures_ = 0;
   uint64_t next_probe_ms_ = 0;

@@ -50,6 +50,7 @@ void Request::release(Request* r) {
   r->readonly = false;
   r->retried = false;
   r->suspect = false;
+  r->blocking = false;
   r->done = false;
   r->close_after = false;
   r->error_kind = 0xFF;

@@ -45,6 +45,7 @@ struct Request {
   uint8_t redirects = 0;      // MOVED/ASK/TRYAGAIN followed so far
   bool readonly = false;      // may be retried on another connection if the outcome is unknown
   bool retried = false;       // a read already retried once after losing its connection
+  bool blocking = false;      // BLPOP, XREAD BLOCK...: sent over a connection of its own
   bool suspect = false;       // in flight on a node the map no longer names primary: its
                               // success reply is not trusted (see BackendConn::distrust)
   bool done = false;          // `reply` holds the answer

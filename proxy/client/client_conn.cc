@@ -43,6 +43,8 @@ void ClientConn::updateReading() {
       in_.consume(n);
     }
   }
+  // A blocked client is still read (its input is kept, not run): its going away must be seen,
+  // so that the backend connection blocking on its behalf is closed.
   const bool want = !paused_ && !input_done_ && !close_after_;
   if (want == reading_) return;
   reading_ = want;
@@ -97,7 +99,7 @@ size_t ClientConn::process(std::string_view data) {
   const auto& cfg = handler_.config();
   processing_ = true;
   size_t pos = 0;
-  while (pos < data.size() && !paused_ && !input_done_ && !closing_) {
+  while (pos < data.size() && !paused_ && !blocked_ && !input_done_ && !closing_) {
     size_t consumed = 0;
     const resp::Status st = decoder_.decode(data.substr(pos), &consumed);
     if (st == resp::Status::kIncomplete) break;
@@ -120,6 +122,13 @@ size_t ClientConn::process(std::string_view data) {
   }
   processing_ = false;
   return pos;
+}
+
+void ClientConn::unblock() {
+  blocked_ = false;
+  if (closing_) return;
+  if (!in_.empty() && !processing_) in_.consume(process(in_.view()));
+  updateReading();
 }
 
 void ClientConn::enqueue(backend::Request* r) {

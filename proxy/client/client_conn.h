@@ -42,6 +42,11 @@ class ClientConn {
   // soon as everything before them has been.
   void complete(backend::Request* r, std::string_view frame);
 
+  // A blocking command (BLPOP...) is in flight: like Redis, run nothing more from this client
+  // until it is answered (input is still read and kept); unblock() resumes with it.
+  void block() { blocked_ = true; }
+  void unblock();
+
   // Writes the gathered output (one write per loop turn).
   void flush();
   // Closes the connection; in-flight requests are orphaned and freed by whoever completes them.
@@ -76,6 +81,7 @@ class ClientConn {
   bool write_active_ = false;
   bool reading_ = false;
   bool paused_ = false;       // reading stopped by backpressure
+  bool blocked_ = false;      // a blocking command is in flight
   bool close_after_ = false;  // QUIT or protocol error: close once the output is flushed
   bool input_done_ = false;   // a protocol error was answered: read nothing more
   bool closing_ = false;

@@ -25,8 +25,6 @@ constexpr std::string_view kWhyTransaction =
 constexpr std::string_view kWhySubscribe =
     "subscriptions need a dedicated backend connection per client, which slotproxy does not "
     "keep";
-constexpr std::string_view kWhyBlocking =
-    "blocking commands would stall the backend connection shared with other clients";
 constexpr std::string_view kWhyReplication =
     "replication protocol commands are for Redis nodes talking to each other";
 constexpr std::string_view kWhyAdmin =
@@ -130,15 +128,16 @@ constexpr Decision kDecisions[] = {
     {"pubsub|shardchannels", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
     {"pubsub|shardnumsub", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
 
-    // ---- kUnsupported: blocking commands (XREAD/XREADGROUP are kRoute; the router refuses BLOCK).
-    {"blpop", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"brpop", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"brpoplpush", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"blmove", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"blmpop", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"bzpopmin", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"bzpopmax", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
-    {"bzmpop", Policy::kUnsupported, Merge::kNone, kWhyBlocking},
+    // ---- kRoute, blocking: the router sends them (and XREAD/XREADGROUP with BLOCK) over a
+    // connection of their own, so that they stall nobody else.
+    {"blpop", Policy::kRoute, Merge::kNone, {}},
+    {"brpop", Policy::kRoute, Merge::kNone, {}},
+    {"brpoplpush", Policy::kRoute, Merge::kNone, {}},
+    {"blmove", Policy::kRoute, Merge::kNone, {}},
+    {"blmpop", Policy::kRoute, Merge::kNone, {}},
+    {"bzpopmin", Policy::kRoute, Merge::kNone, {}},
+    {"bzpopmax", Policy::kRoute, Merge::kNone, {}},
+    {"bzmpop", Policy::kRoute, Merge::kNone, {}},
     {"wait", Policy::kUnsupported, Merge::kNone,
      "WAIT counts replica acknowledgements of the writes made on its own connection, and "
      "slotproxy's backend connections are shared"},

@@ -101,12 +101,6 @@ Route route(std::span<const std::string_view> args, std::vector<uint32_t>* keys)
     // A key without its value: Redis checks this in the command itself, after arity.
     return error("ERR wrong number of arguments for '" + std::string(cmd->name) + "' command", cmd);
   }
-  if ((cmd->name == "xread" || cmd->name == "xreadgroup") && hasArg(args, 1, "BLOCK")) {
-    return error("ERR '" + displayName(*cmd) +
-                     " BLOCK' is not supported by slotproxy: blocking commands would stall the "
-                     "connection shared with other clients",
-                 cmd);
-  }
   std::string_view key_error;
   if (!command::getKeys(*cmd, args, keys, &key_error)) {
     return error(key_error.empty() ? "ERR syntax error" : std::string(key_error), cmd);
@@ -125,7 +119,12 @@ Route route(std::span<const std::string_view> args, std::vector<uint32_t>* keys)
       return error("CROSSSLOT Keys in request don't hash to the same slot", cmd);
     }
   }
-  r.kind = RouteKind::kSlot;
+  // Commands that can block (XREAD/XREADGROUP only with BLOCK) must not hold up a shared
+  // backend connection.
+  const bool blocking =
+      (cmd->flags & command::kBlocking) != 0 &&
+      ((cmd->name != "xread" && cmd->name != "xreadgroup") || hasArg(args, 1, "BLOCK"));
+  r.kind = blocking ? RouteKind::kBlocking : RouteKind::kSlot;
   r.slot = slot;
   return r;
 }

@@ -13,6 +13,7 @@ namespace slotproxy::router {
 enum class RouteKind : uint8_t {
   kLocal,         // the proxy answers (PING, ECHO, SELECT 0, QUIT, HELLO, CLIENT SETNAME ...)
   kSlot,          // every key hashes to `slot`: send to that slot's primary
+  kBlocking,      // like kSlot, but may block (BLPOP, XREAD BLOCK...): a connection of its own
   kAnyNode,       // keyless command that any node answers the same (COMMAND, TIME, EVAL 0 keys)
   kSplit,         // MGET/MSET/DEL/UNLINK/EXISTS/TOUCH over several slots: see SplitPlan
   kAllPrimaries,  // fan out to every primary, merged as cmd->merge says

@@ -160,7 +160,11 @@ void Worker::onTick() {
   }
   for (auto& [key, node] : nodes_) {
     for (auto& conn : node->conns()) conn->checkTimeouts(now, config_.request_timeout_ms);
+    for (size_t i = 0, n = node->blockingConns().size(); i < n; ++i) {
+      node->blockingConns()[i]->checkTimeouts(now, config_.request_timeout_ms);
+    }
   }
+  reapBlockingConns();
   for (BackendNode* node : route_) {
     if (node != nullptr && node->probeDue(now)) probe(node);
   }
@@ -268,6 +272,7 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
         continue;
       }
       for (auto& conn : node->conns()) conn->distrust(&taken_back);
+      for (auto& conn : node->blockingConns()) conn->distrust(&taken_back);
     }
   }
   if (old && index_ == 0) countFailovers(*old, now);
@@ -364,6 +369,25 @@ void Worker::probe(BackendNode* node) {
       });
 }
 
+void Worker::reapBlockingConns() {
+  // From the tick, outside every connection callback. A blocking connection goes once its
+  // command is answered (or went elsewhere), or once its client has gone: closing it is what
+  // makes Redis stop blocking for nobody.
+  for (auto& [key, node] : nodes_) {
+    auto& conns = node->blockingConns();
+    for (auto it = conns.begin(); it != conns.end();) {
+      if (!(*it)->abandoned()) {
+        ++it;
+        continue;
+      }
+      std::deque<Request*> orphans;
+      (*it)->takeAll(&orphans);
+      for (Request* r : orphans) Request::release(r);
+      it = conns.erase(it);
+    }
+  }
+}
+
 void Worker::dropUnusedNodes() {
   std::unordered_set<BackendNode*> in_map(route_.begin(), route_.end());
   for (auto it = nodes_.begin(); it != nodes_.end();) {
@@ -422,11 +446,16 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
       fanOut(client, raw, args, *route.cmd);
       return;
     case router::RouteKind::kSlot:
+    case router::RouteKind::kBlocking:
     case router::RouteKind::kAnyNode: {
       Request* r = newRequest(raw, args, route.cmd);
-      r->slot = route.kind == router::RouteKind::kSlot ? route.slot : anySlot();
+      r->slot = route.kind == router::RouteKind::kAnyNode ? anySlot() : route.slot;
       r->conn_hint = static_cast<uint32_t>(client.id());
       client.enqueue(r);
+      if (route.kind == router::RouteKind::kBlocking) {
+        r->blocking = true;
+        client.block();
+      }
       dispatch(r);
       return;
     }
@@ -465,6 +494,16 @@ void Worker::dispatch(Request* r) {
   }
   if (!node->up()) {
     hold(r, "primary down");
+    return;
+  }
+  if (r->blocking) {
+    // A connection of its own for as long as it blocks; reaped once it is answered.
+    auto conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+                                              config_.connect_timeout_ms);
+    conn->setBlocking();
+    BackendConn* c = conn.get();
+    node->blockingConns().push_back(std::move(conn));
+    c->send(r, asking);
     return;
   }
   node->connFor(r->conn_hint).send(r, asking);
@@ -539,7 +578,10 @@ void Worker::complete(Request* r, std::string_view frame) {
     Request::release(r);
     return;
   }
-  r->client->complete(r, frame);
+  ClientConn* client = r->client;
+  const bool blocking = r->blocking;
+  client->complete(r, frame);  // may free r
+  if (blocking) client->unblock();
 }
 
 void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
@@ -613,7 +655,8 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
   const bool clusterdown = message.starts_with("CLUSTERDOWN");
   const bool retry = clusterdown || message.starts_with("TRYAGAIN") ||
                      message.starts_with("LOADING") || message.starts_with("MASTERDOWN") ||
-                     message.starts_with("READONLY");
+                     message.starts_with("READONLY") ||
+                     message.starts_with("UNBLOCKED");  // a blocked command freed by a failover
   if (retry) {  // until failover-hold runs out (then the hold sweep answers CLUSTERDOWN)
     if (clusterdown || message.starts_with("READONLY")) refresher_->trigger(Trigger::kClusterDown);
     hold(r, message);

@@ -112,6 +112,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void probe(backend::BackendNode* node);
   void markNodeDown(backend::BackendNode* node, std::string_view reason);
   void dropUnusedNodes();
+  void reapBlockingConns();
   void countFailovers(const cluster::SlotMap& old, uint64_t now);
 
   const config::Config& config_;

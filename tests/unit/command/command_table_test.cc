@@ -454,9 +454,9 @@ TEST(CommandPolicy, ReasonsAndMergesAreConsistent) {
     if (c.policy == Policy::kRoute || c.policy == Policy::kSplit) {
       EXPECT_FALSE(c.key_specs.empty()) << c.name;
     }
-    // Blocking commands are refused, except XREAD/XREADGROUP (the router refuses BLOCK).
-    if ((c.flags & kBlocking) != 0 && c.name != "xread" && c.name != "xreadgroup") {
-      EXPECT_EQ(c.policy, Policy::kUnsupported) << c.name;
+    // Blocking commands are routed (over a connection of their own), except WAIT.
+    if ((c.flags & kBlocking) != 0) {
+      EXPECT_EQ(c.policy, c.name == "wait" ? Policy::kUnsupported : Policy::kRoute) << c.name;
     }
   }
 }
@@ -557,12 +557,6 @@ TEST(CommandPolicy, Unsupported) {
                     {"sync"},
                     {"psync"},
                     {"replconf"},
-                    {"blpop"},
-                    {"brpop"},
-                    {"blmove"},
-                    {"bzpopmin"},
-                    {"blmpop"},
-                    {"bzmpop"},
                     {"wait"},
                     {"config", "set"},
                     {"cluster", "nodes"},

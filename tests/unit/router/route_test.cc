@@ -189,9 +189,6 @@ TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
   expectError({"CONFIG", "GET", "maxmemory"},
               "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
-  expectError({"blpop", "foo", "0"},
-              "ERR 'BLPOP' is not supported by slotproxy: blocking commands would stall the "
-              "backend connection shared with other clients");
 
   for (const std::initializer_list<std::string_view> args :
        {std::initializer_list<std::string_view>{"SUBSCRIBE", "ch"},
@@ -199,7 +196,6 @@ TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
         {"EXEC"},
         {"WATCH", "foo"},
         {"SCAN", "0"},
-        {"BRPOP", "a", "b", "0"},
         {"WAIT", "1", "0"},
         {"MONITOR"},
         {"ASKING"},
@@ -223,16 +219,23 @@ TEST(Route, UnknownSubcommandOfAContainerIsRefused) {
             "knows the subcommands of Redis 7.0)");
 }
 
-TEST(Route, XreadWithBlockIsRefused) {
-  expectError({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"},
-              "ERR 'XREAD BLOCK' is not supported by slotproxy: blocking commands would stall the "
-              "connection shared with other clients");
-  expectError({"xread", "count", "1", "block", "100", "streams", "s", "0"},
-              "ERR 'XREAD BLOCK' is not supported by slotproxy: blocking commands would stall the "
-              "connection shared with other clients");
-  expectError({"XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"},
-              "ERR 'XREADGROUP BLOCK' is not supported by slotproxy: blocking commands would "
-              "stall the connection shared with other clients");
+TEST(Route, BlockingCommandsGetAConnectionOfTheirOwn) {
+  for (const auto args : {std::initializer_list<std::string_view>{"BLPOP", "foo", "0"},
+                          {"brpop", "foo", "1.5"},
+                          {"BLMOVE", "foo", "{foo}x", "LEFT", "RIGHT", "0"},
+                          {"BZPOPMIN", "foo", "0"},
+                          {"BLMPOP", "0", "1", "foo", "LEFT"},
+                          {"XREAD", "BLOCK", "0", "STREAMS", "foo", "$"},
+                          {"xread", "count", "1", "block", "100", "streams", "foo", "0"},
+                          {"XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "foo", ">"}}) {
+    const Routed r = routeOf(args);
+    EXPECT_EQ(r.route.kind, RouteKind::kBlocking) << join(args) << " -> " << r.route.error;
+    EXPECT_EQ(r.route.slot, kSlotFoo) << join(args);
+  }
+  expectError({"BLPOP", "foo", "bar", "0"}, kCrossSlot);
+  expectError({"BLMOVE", "foo", "bar", "LEFT", "RIGHT", "0"}, kCrossSlot);
+  // WAIT stays refused: it counts acknowledgements of its own connection's writes.
+  EXPECT_EQ(routeOf({"WAIT", "1", "0"}).route.kind, RouteKind::kError);
 }
 
 TEST(Route, XreadWithoutBlockGoesToTheStreamSlot) {

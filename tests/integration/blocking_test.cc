@@ -1,0 +1,151 @@
+// Blocking commands through slotproxy (127.0.18.0/24): each goes over a backend connection of
+// its own, so it stalls nobody else; the blocked client runs nothing more until it is answered,
+// as with Redis; a client that goes away while blocked releases its backend connection.
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <thread>
+
+#include "tests/integration/fixture/local_cluster.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetBlocking;
+
+class BlockingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new LocalCluster(LocalCluster::Options{.net = kNet});
+    std::string error;
+    ASSERT_TRUE(cluster_->start(&error)) << error;
+    if (!ProxyProcess::available()) return;
+    proxy_ = new ProxyProcess("127.0.18.100", 6379, {});
+    ASSERT_TRUE(proxy_->start(cluster_->seeds(), &error)) << error;
+  }
+  static void TearDownTestSuite() {
+    delete proxy_;
+    delete cluster_;
+    proxy_ = nullptr;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    if (proxy_ == nullptr) GTEST_SKIP() << "slotproxy binary not built";
+  }
+
+  // Sends `argv` without waiting for the reply.
+  static void send(redisContext* c, const std::vector<std::string>& argv) {
+    std::vector<const char*> parts;
+    std::vector<size_t> lens;
+    for (const std::string& a : argv) {
+      parts.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    ASSERT_EQ(redisAppendCommandArgv(c, static_cast<int>(argv.size()), parts.data(), lens.data()),
+              REDIS_OK);
+    int done = 0;
+    while (done == 0) ASSERT_EQ(redisBufferWrite(c, &done), REDIS_OK);
+  }
+  static ReplyPtr receive(redisContext* c) {
+    redisReply* reply = nullptr;
+    if (redisGetReply(c, reinterpret_cast<void**>(&reply)) != REDIS_OK) return nullptr;
+    return ReplyPtr(reply);
+  }
+  // Number of clients blocked on the primary that owns `key`.
+  static int blockedOnOwner(const std::string& key) {
+    const int node = cluster_->primaryOfSlot(cluster_->keySlot(key));
+    ContextPtr c(cluster_->connectNode(node));
+    ReplyPtr info = command(c.get(), {"INFO", "clients"});
+    return info ? std::stoi(infoField(info->str, "blocked_clients")) : -1;
+  }
+
+  static LocalCluster* cluster_;
+  static ProxyProcess* proxy_;
+};
+
+LocalCluster* BlockingTest::cluster_ = nullptr;
+ProxyProcess* BlockingTest::proxy_ = nullptr;
+
+TEST_F(BlockingTest, BlpopTimesOutWithNil) {
+  ContextPtr c(proxy_->connect());
+  ReplyPtr r = command(c.get(), {"BLPOP", "blocking:empty", "0.2"});
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->type, REDIS_REPLY_NIL) << describe(r.get());
+}
+
+TEST_F(BlockingTest, BlpopIsWokenByAPushFromAnotherClientWhileOthersAreServed) {
+  ContextPtr blocked(proxy_->connect());
+  send(blocked.get(), {"BLPOP", "{blk}list", "0"});
+  // The same slot, the same node: served while the BLPOP blocks (it has its own connection).
+  ASSERT_TRUE(waitFor([] { return blockedOnOwner("{blk}list") == 1; }, 10000));
+  ContextPtr other(proxy_->connect());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        replyIs(command(other.get(), {"SET", "{blk}k" + std::to_string(i), "v"}).get(), "OK"));
+  }
+  ASSERT_EQ(describe(command(other.get(), {"RPUSH", "{blk}list", "hello"}).get()), "(integer) 1");
+  ReplyPtr r = receive(blocked.get());
+  ASSERT_NE(r, nullptr) << blocked->errstr;
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << describe(r.get());
+  ASSERT_EQ(r->elements, 2u);
+  EXPECT_TRUE(replyIs(r->element[0], "{blk}list"));
+  EXPECT_TRUE(replyIs(r->element[1], "hello"));
+}
+
+TEST_F(BlockingTest, CommandsPipelinedBehindABlockedOneWaitForIt) {
+  ContextPtr blocked(proxy_->connect());
+  // BLPOP, then a SET of the key a later push would create: Redis runs the SET only after the
+  // BLPOP returns, and so must the proxy (the pop must not see the SET's effect first).
+  send(blocked.get(), {"BLPOP", "{ord}list", "0"});
+  send(blocked.get(), {"GET", "{ord}after"});
+  ASSERT_TRUE(waitFor([] { return blockedOnOwner("{ord}list") == 1; }, 10000));
+  ContextPtr other(proxy_->connect());
+  ASSERT_TRUE(replyIs(command(other.get(), {"SET", "{ord}after", "set-before-push"}).get(), "OK"));
+  ASSERT_EQ(describe(command(other.get(), {"LPUSH", "{ord}list", "x"}).get()), "(integer) 1");
+  ReplyPtr pop = receive(blocked.get());
+  ASSERT_NE(pop, nullptr);
+  ASSERT_EQ(pop->type, REDIS_REPLY_ARRAY) << describe(pop.get());
+  ReplyPtr get = receive(blocked.get());
+  ASSERT_NE(get, nullptr);
+  // Had the GET run before the BLPOP returned, it would have read nil.
+  EXPECT_TRUE(replyIs(get.get(), "set-before-push")) << describe(get.get());
+}
+
+TEST_F(BlockingTest, XreadBlockIsWokenByXadd) {
+  ContextPtr blocked(proxy_->connect());
+  send(blocked.get(), {"XREAD", "BLOCK", "0", "STREAMS", "blocking:stream", "$"});
+  ASSERT_TRUE(waitFor([] { return blockedOnOwner("blocking:stream") == 1; }, 10000));
+  ContextPtr other(proxy_->connect());
+  ReplyPtr id = command(other.get(), {"XADD", "blocking:stream", "*", "f", "v"});
+  ASSERT_NE(id, nullptr);
+  ASSERT_EQ(id->type, REDIS_REPLY_STRING) << describe(id.get());
+  ReplyPtr r = receive(blocked.get());
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << describe(r.get());
+}
+
+TEST_F(BlockingTest, ClientGoneWhileBlockedReleasesTheBackendConnection) {
+  {
+    ContextPtr blocked(proxy_->connect());
+    send(blocked.get(), {"BLPOP", "blocking:abandoned", "0"});
+    ASSERT_TRUE(waitFor([] { return blockedOnOwner("blocking:abandoned") == 1; }, 10000));
+  }  // the client disconnects
+  // The proxy closes the BLPOP's connection: Redis has nobody blocked any more, and a later push
+  // stays in the list (no one pops it on behalf of the vanished client).
+  EXPECT_TRUE(waitFor([] { return blockedOnOwner("blocking:abandoned") == 0; }, 10000));
+  ContextPtr other(proxy_->connect());
+  ASSERT_EQ(describe(command(other.get(), {"RPUSH", "blocking:abandoned", "kept"}).get()),
+            "(integer) 1");
+  EXPECT_EQ(describe(command(other.get(), {"LLEN", "blocking:abandoned"}).get()), "(integer) 1");
+}
+
+TEST_F(BlockingTest, CrossSlotBlockingCommandGetsCrossslot) {
+  ContextPtr c(proxy_->connect());
+  ReplyPtr r = command(c.get(), {"BLPOP", "blocking:a", "blocking:b", "0"});
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(describe(r.get()), "(error) CROSSSLOT Keys in request don't hash to the same slot");
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
