@@ -17,6 +17,7 @@
 #include "tests/integration/fake_upstream/direct_cluster.h"
 #include "tests/integration/fake_upstream/resp_client.h"
 #include "tests/integration/fixture/local_cluster.h"
+#include "tests/integration/fixture/suite.h"
 
 namespace slotproxy::testing {
 namespace {
@@ -29,33 +30,22 @@ std::string str(const redisReply* r) { return std::string(r->str, r->len); }
 class BasicTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!ProxyProcess::available()) {
-      return;
-    }
-    cluster_ = new LocalCluster({.net = kNet});
-    if (!cluster_->start(&start_error_)) {
-      start_error_ = "cluster start failed: " + start_error_;
-      return;
-    }
-    proxy_ = new ProxyProcess("127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost),
-                              6379, {});
-    if (!proxy_->start(cluster_->seeds(), &start_error_)) {
-      start_error_ = "slotproxy start failed: " + start_error_;
-    }
+    suite_.start({.net = kNet}, "127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost));
+    cluster_ = suite_.cluster;
+    proxy_ = suite_.proxy;
   }
   static void TearDownTestSuite() {
-    delete proxy_;
-    proxy_ = nullptr;
-    delete cluster_;
+    suite_.stop();
     cluster_ = nullptr;
+    proxy_ = nullptr;
   }
 
   void SetUp() override {
     if (!ProxyProcess::available()) {
       GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
     }
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
-    ASSERT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    suite_.expectUp();
+    if (HasFatalFailure()) return;
     conn_ = ContextPtr(proxy_->connect());
     ASSERT_NE(conn_, nullptr);
     direct_ = std::make_unique<DirectCluster>(*cluster_);
@@ -80,15 +70,15 @@ class BasicTest : public ::testing::Test {
     return c;
   }
 
+  static SuiteCluster suite_;
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
-  static std::string start_error_;
   ContextPtr conn_;
   std::unique_ptr<DirectCluster> direct_;  // reads and writes bypassing the proxy
 };
 LocalCluster* BasicTest::cluster_ = nullptr;
 ProxyProcess* BasicTest::proxy_ = nullptr;
-std::string BasicTest::start_error_;
+SuiteCluster BasicTest::suite_;
 
 #define EXPECT_REPLY(reply, text) \
   EXPECT_TRUE(replyIs((reply).get(), text)) << describe((reply).get())

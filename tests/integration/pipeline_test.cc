@@ -23,6 +23,7 @@
 #include "tests/integration/fake_upstream/direct_cluster.h"
 #include "tests/integration/fake_upstream/resp_client.h"
 #include "tests/integration/fixture/local_cluster.h"
+#include "tests/integration/fixture/suite.h"
 
 namespace slotproxy::testing {
 namespace {
@@ -38,33 +39,22 @@ std::string text(const redisReply* r) {
 class PipelineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!ProxyProcess::available()) {
-      return;
-    }
-    cluster_ = new LocalCluster({.net = kNet});
-    if (!cluster_->start(&start_error_)) {
-      start_error_ = "cluster start failed: " + start_error_;
-      return;
-    }
-    proxy_ = new ProxyProcess("127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost),
-                              6379, {});
-    if (!proxy_->start(cluster_->seeds(), &start_error_)) {
-      start_error_ = "slotproxy start failed: " + start_error_;
-    }
+    suite_.start({.net = kNet}, "127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost));
+    cluster_ = suite_.cluster;
+    proxy_ = suite_.proxy;
   }
   static void TearDownTestSuite() {
-    delete proxy_;
-    proxy_ = nullptr;
-    delete cluster_;
+    suite_.stop();
     cluster_ = nullptr;
+    proxy_ = nullptr;
   }
 
   void SetUp() override {
     if (!ProxyProcess::available()) {
       GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
     }
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
-    ASSERT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    suite_.expectUp();
+    if (HasFatalFailure()) return;
     direct_ = std::make_unique<DirectCluster>(*cluster_);
     ASSERT_TRUE(direct_->ok()) << "no complete slot map from the cluster";
   }
@@ -81,14 +71,14 @@ class PipelineTest : public ::testing::Test {
     return c;
   }
 
+  static SuiteCluster suite_;
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
-  static std::string start_error_;
   std::unique_ptr<DirectCluster> direct_;
 };
 LocalCluster* PipelineTest::cluster_ = nullptr;
 ProxyProcess* PipelineTest::proxy_ = nullptr;
-std::string PipelineTest::start_error_;
+SuiteCluster PipelineTest::suite_;
 
 TEST_F(PipelineTest, TenThousandCommandsInOneBufferAreAnsweredInOrder) {
   const uint32_t seed = std::random_device{}();

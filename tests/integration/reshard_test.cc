@@ -17,6 +17,7 @@
 #include "tests/integration/fake_upstream/direct_cluster.h"
 #include "tests/integration/fake_upstream/resp_client.h"
 #include "tests/integration/fixture/local_cluster.h"
+#include "tests/integration/fixture/suite.h"
 
 namespace slotproxy::testing {
 namespace {
@@ -55,33 +56,23 @@ std::vector<std::string> tagsForSlots(int first, int last) {
 class ReshardTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!ProxyProcess::available()) {
-      return;
-    }
-    cluster_ = new LocalCluster({.net = kNet, .masters = 3, .replicas_per_master = 0});
-    if (!cluster_->start(&start_error_)) {
-      start_error_ = "cluster start failed: " + start_error_;
-      return;
-    }
-    proxy_ = new ProxyProcess("127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost),
-                              6379, {});
-    if (!proxy_->start(cluster_->seeds(), &start_error_)) {
-      start_error_ = "slotproxy start failed: " + start_error_;
-    }
+    suite_.start({.net = kNet, .masters = 3, .replicas_per_master = 0},
+                 "127.0." + std::to_string(kNet) + "." + std::to_string(kProxyHost));
+    cluster_ = suite_.cluster;
+    proxy_ = suite_.proxy;
   }
   static void TearDownTestSuite() {
-    delete proxy_;
-    proxy_ = nullptr;
-    delete cluster_;
+    suite_.stop();
     cluster_ = nullptr;
+    proxy_ = nullptr;
   }
 
   void SetUp() override {
     if (!ProxyProcess::available()) {
       GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
     }
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
-    ASSERT_TRUE(proxy_->running()) << "slotproxy died:\n" << tailFile(proxy_->log(), 30);
+    suite_.expectUp();
+    if (HasFatalFailure()) return;
   }
   void TearDown() override {
     if (proxy_ != nullptr) {
@@ -89,13 +80,13 @@ class ReshardTest : public ::testing::Test {
     }
   }
 
+  static SuiteCluster suite_;
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
-  static std::string start_error_;
 };
 LocalCluster* ReshardTest::cluster_ = nullptr;
 ProxyProcess* ReshardTest::proxy_ = nullptr;
-std::string ReshardTest::start_error_;
+SuiteCluster ReshardTest::suite_;
 
 // One load client: INCRs its own counters (so its ledger is exact), reads them back, and now and
 // then writes and reads a pair of hash-tagged keys in a moving slot (MSET/MGET: TRYAGAIN while
