@@ -24,35 +24,6 @@ namespace {
 constexpr int kNet = kNetFixture;
 constexpr int kTimeoutMs = 30000;
 
-// CRC16/XMODEM as in Redis's cluster.c, so the test can pick keys of given slots without asking.
-int slotOf(const std::string& key) {
-  std::string_view k = key;
-  if (const size_t open = k.find('{'); open != std::string_view::npos) {
-    if (const size_t close = k.find('}', open + 1);
-        close != std::string_view::npos && close > open + 1) {
-      k = k.substr(open + 1, close - open - 1);
-    }
-  }
-  uint16_t crc = 0;
-  for (char ch : k) {
-    crc = static_cast<uint16_t>(crc ^ (static_cast<uint16_t>(static_cast<uint8_t>(ch)) << 8));
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = static_cast<uint16_t>((crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1);
-    }
-  }
-  return crc & 16383;
-}
-
-// A key whose slot is `slot`.
-std::string keyInSlot(int slot) {
-  for (int n = 0;; ++n) {
-    std::string key = "key:" + std::to_string(n);
-    if (slotOf(key) == slot) {
-      return key;
-    }
-  }
-}
-
 // The owner (node id) of every slot per node i's CLUSTER SLOTS.
 std::array<std::string, 16384> slotOwners(LocalCluster& cluster, int i) {
   std::array<std::string, 16384> owners;

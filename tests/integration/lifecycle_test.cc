@@ -43,21 +43,6 @@ std::string http(const std::string& ip, int port, const std::string& request) {
   return out;
 }
 
-// A key (without braces) whose hash slot is `slot`.
-std::string keyForSlot(int slot) {
-  for (int n = 0;; ++n) {
-    const std::string key = "s" + std::to_string(n);
-    uint16_t crc = 0;
-    for (const char ch : key) {
-      crc = static_cast<uint16_t>(crc ^ (static_cast<uint8_t>(ch) << 8));
-      for (int bit = 0; bit < 8; ++bit) {
-        crc = static_cast<uint16_t>((crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1);
-      }
-    }
-    if ((crc & 16383) == slot) return key;
-  }
-}
-
 class LifecycleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -173,7 +158,7 @@ TEST_F(LifecycleTest, PostRefreshTriggersAManualRefresh) {
   // One connection per node used (backend-connections 1): GET a key of every primary.
   ContextPtr c(proxy.connect());
   for (int slot : {0, 8000, 16000}) {
-    ASSERT_NE(command(c.get(), {"GET", "k{" + keyForSlot(slot) + "}"}), nullptr);
+    ASSERT_NE(command(c.get(), {"GET", "k{" + keyInSlot(slot, "s") + "}"}), nullptr);
   }
   const std::string metrics = http("127.0.17.102", 9379, "GET /metrics HTTP/1.0\r\n\r\n");
   for (int primary : cluster_->primaries()) {

@@ -8,24 +8,6 @@
 
 namespace slotproxy::testing {
 
-int keyHashSlot(const std::string& key) {
-  std::string_view k = key;
-  if (const size_t open = k.find('{'); open != std::string_view::npos) {
-    if (const size_t close = k.find('}', open + 1);
-        close != std::string_view::npos && close > open + 1) {
-      k = k.substr(open + 1, close - open - 1);
-    }
-  }
-  uint16_t crc = 0;
-  for (char ch : k) {
-    crc = static_cast<uint16_t>(crc ^ (static_cast<uint16_t>(static_cast<uint8_t>(ch)) << 8));
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = static_cast<uint16_t>((crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1);
-    }
-  }
-  return crc & 16383;
-}
-
 int64_t msBetween(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
 }
@@ -45,7 +27,7 @@ std::string utcStamp(std::chrono::system_clock::time_point t) {
 LedgerLoad::LedgerLoad(Options options) : options_(std::move(options)) {
   key_slots_.reserve(static_cast<size_t>(options_.keys));
   for (int i = 0; i < options_.keys; ++i) {
-    key_slots_.push_back(keyHashSlot(key(i)));
+    key_slots_.push_back(slotOf(key(i)));
   }
 }
 

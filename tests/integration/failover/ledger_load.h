@@ -32,10 +32,6 @@ namespace slotproxy::testing {
 
 using Clock = std::chrono::steady_clock;
 
-// CRC16/XMODEM slot of a key, with hash tags, as Redis's keyHashSlot (independent of the proxy's
-// own implementation, which is under test).
-int keyHashSlot(const std::string& key);
-
 // Milliseconds from `from` to `to` (negative if `to` is earlier).
 int64_t msBetween(Clock::time_point from, Clock::time_point to);
 

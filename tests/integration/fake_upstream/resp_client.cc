@@ -28,32 +28,6 @@ int msLeft(Clock::time_point deadline) {
 
 }  // namespace
 
-int slotOf(std::string_view key) {
-  if (const size_t open = key.find('{'); open != std::string_view::npos) {
-    if (const size_t close = key.find('}', open + 1);
-        close != std::string_view::npos && close > open + 1) {
-      key = key.substr(open + 1, close - open - 1);
-    }
-  }
-  uint16_t crc = 0;
-  for (char ch : key) {
-    crc = static_cast<uint16_t>(crc ^ (static_cast<uint16_t>(static_cast<uint8_t>(ch)) << 8));
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = static_cast<uint16_t>((crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1);
-    }
-  }
-  return crc & 16383;
-}
-
-std::string keyInSlot(int slot, std::string_view prefix) {
-  for (int n = 0;; ++n) {
-    std::string key = std::string(prefix) + std::to_string(n);
-    if (slotOf(key) == slot) {
-      return key;
-    }
-  }
-}
-
 std::string encodeCommand(const std::vector<std::string>& argv) {
   std::string out = "*" + std::to_string(argv.size()) + "\r\n";
   for (const std::string& a : argv) {

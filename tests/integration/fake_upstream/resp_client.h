@@ -5,8 +5,8 @@
 // hiredis's request/response API would get in the way. Replies are parsed with hiredis's
 // redisReader, so they compare with the fixture's helpers (describe, replyIs).
 //
-// Also the cluster key hashing the tests use to pick keys of given slots without asking the
-// proxy (whose own keySlot is under test).
+// The key hashing tests use to pick keys of given slots (slotOf, keyInSlot) is in the fixture's
+// helpers.h.
 
 #include <hiredis/hiredis.h>
 
@@ -20,13 +20,6 @@
 #include "tests/integration/fixture/helpers.h"
 
 namespace slotproxy::testing {
-
-// The slot of `key` as Redis's keyHashSlot computes it: CRC16/XMODEM of the hash tag (the part
-// between the first '{' and the next '}', when not empty) or of the whole key, modulo 16384.
-int slotOf(std::string_view key);
-
-// A key "<prefix><n>" (smallest n) whose slot is `slot`.
-std::string keyInSlot(int slot, std::string_view prefix = "key:");
 
 // `argv` as a RESP multibulk request.
 std::string encodeCommand(const std::vector<std::string>& argv);
