@@ -242,7 +242,8 @@ std::vector<MetricFamily> StatsCollector::Collect() const {
              "Read-only requests resent after their node connection died.", MetricType::Counter),
       loadD(s.read_retries));
   addValue(family(out, "outcome_unknown_total",
-                  "Writes whose node connection died before the reply (outcome unknown).",
+                  "Writes answered \"outcome unknown\": their node died with them in flight, or "
+                  "acknowledged them after it stopped being a primary.",
                   MetricType::Counter),
            loadD(s.outcome_unknown));
   addValue(family(out, "unknown_commands_total", "Requests naming no known command.",

@@ -28,7 +28,6 @@ class Refresher {
   void trigger(Trigger why);
   // From the worker's tick: starts a due refresh (the periodic one included).
   void tick(uint64_t now_ms);
-  bool hasMap() const { return have_map_; }
 
  private:
   struct Round;

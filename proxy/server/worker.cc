@@ -482,18 +482,18 @@ void Worker::dispatch(Request* r) {
   if (!held_slots_.empty() && held_slots_.count(r->slot) != 0) {
     // Earlier requests for this slot are waiting: this one must not overtake them (a client's
     // SET k 1; SET k 2 must not be applied as 2 then 1).
-    hold(r, "behind held requests");
+    hold(r);
     return;
   }
   if (node == nullptr) {
     node = nodeForSlot(r->slot);
     if (node == nullptr) {
-      hold(r, "no primary");
+      hold(r);  // no primary for the slot
       return;
     }
   }
   if (!node->up()) {
-    hold(r, "primary down");
+    hold(r);  // its primary is down
     return;
   }
   if (r->blocking) {
@@ -509,8 +509,7 @@ void Worker::dispatch(Request* r) {
   node->connFor(r->conn_hint).send(r, asking);
 }
 
-void Worker::hold(Request* r, std::string_view why) {
-  (void)why;
+void Worker::hold(Request* r) {
   const uint64_t now = uv_now(loop_);
   if (r->hold_until == 0) r->hold_until = now + config_.failover_hold_ms;
   if (held_.size() >= config_.hold_max_requests ||
@@ -659,7 +658,7 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
                      message.starts_with("UNBLOCKED");  // a blocked command freed by a failover
   if (retry) {  // until failover-hold runs out (then the hold sweep answers CLUSTERDOWN)
     if (clusterdown || message.starts_with("READONLY")) refresher_->trigger(Trigger::kClusterDown);
-    hold(r, message);
+    hold(r);
     return;
   }
   complete(r, frame);

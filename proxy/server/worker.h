@@ -82,7 +82,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
 
   // Sends `r` to the primary of r->slot (or r->ask_target), or holds it while there is none.
   void dispatch(backend::Request* r);
-  void hold(backend::Request* r, std::string_view why);
+  void hold(backend::Request* r);
   void releaseHeld();
   // Answers `r` (a top-level request or a part) with `frame`.
   void complete(backend::Request* r, std::string_view frame);
