@@ -205,6 +205,7 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
             std::string why;
             if (resp::parseValue(frames[0], &info) && info.type != resp::Type::kError) {
               answer.current_epoch = cluster::parseCurrentEpoch(info.str);
+              answer.my_epoch = cluster::parseMyEpoch(info.str);
             }
             if (resp::parseValue(frames[1], &shards) && shards.type != resp::Type::kError) {
               answer.map = cluster::parseClusterShards(shards, 0, &why);

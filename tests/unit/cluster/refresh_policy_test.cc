@@ -50,8 +50,17 @@ TEST(ParseCurrentEpoch, HandBuiltTexts) {
   EXPECT_EQ(parseCurrentEpoch(""), 0u);
 }
 
-TopologyAnswer answer(std::string source, uint64_t epoch, SlotMapPtr map) {
-  return TopologyAnswer{std::move(source), epoch, std::move(map)};
+TEST(ParseMyEpoch, ReadsTheConfigEpochOfTheNodeAsked) {
+  Frame f(readData("healthy_info_resp2.bin"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(parseMyEpoch(f.value().str), 1u);  // recorded on the first primary
+  EXPECT_EQ(parseMyEpoch("cluster_current_epoch:12\r\ncluster_my_epoch:3\r\n"), 3u);
+  EXPECT_EQ(parseMyEpoch("cluster_current_epoch:12\r\n"), 0u);
+  EXPECT_EQ(parseMyEpoch(""), 0u);
+}
+
+TopologyAnswer answer(std::string source, uint64_t epoch, SlotMapPtr map, uint64_t my_epoch = 0) {
+  return TopologyAnswer{std::move(source), epoch, std::move(map), my_epoch};
 }
 
 TEST(PickBest, EmptyGivesNothing) {
@@ -83,6 +92,19 @@ TEST(PickBest, SameEpochPrefersMoreServableSlots) {
   const std::vector<TopologyAnswer> answers = {answer("a", 7, degraded), answer("b", 7, failover)};
   EXPECT_EQ(pickBest(answers), std::optional<size_t>(1));
   const std::vector<TopologyAnswer> reversed = {answer("b", 7, failover), answer("a", 7, degraded)};
+  EXPECT_EQ(pickBest(reversed), std::optional<size_t>(0));
+}
+
+TEST(PickBest, SameEpochAndSlotsPrefersTheHigherConfigEpoch) {
+  // A failover in progress: the winner's vote request raised every current epoch to 7, but a
+  // node that has not heard the winner's announcement still gives the slots to the old primary.
+  SlotMapPtr stale = shardsMap("healthy_shards_resp2.bin");
+  SlotMapPtr fresh = shardsMap("failover_shards_resp2.bin");
+  ASSERT_EQ(stale->servableSlots(), fresh->servableSlots());
+  const std::vector<TopologyAnswer> answers = {answer("lagging", 7, stale, 2),
+                                               answer("winner", 7, fresh, 7)};
+  EXPECT_EQ(pickBest(answers), std::optional<size_t>(1));
+  const std::vector<TopologyAnswer> reversed = {answers[1], answers[0]};
   EXPECT_EQ(pickBest(reversed), std::optional<size_t>(0));
 }
 
