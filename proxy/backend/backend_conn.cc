@@ -29,6 +29,7 @@ BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* no
       decoder_(limits) {}
 
 BackendConn::~BackendConn() {
+  events_.cancelFlush(*this);
   if (state_ == State::kConnected) events_.onConnectedChanged(*this, false);
   if (handle_ != nullptr) {
     handle_->owner = nullptr;

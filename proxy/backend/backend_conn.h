@@ -27,8 +27,10 @@ class BackendEvents {
   // can go anywhere; `sent` may have reached Redis: their outcome is unknown.
   virtual void onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                         std::string_view reason) = 0;
-  // Bytes are queued: call flush() before the loop blocks again.
+  // Bytes are queued: call flush() soon (at the latest after the next non-blocking poll).
   virtual void wantFlush(BackendConn& conn) = 0;
+  // `conn` is being destroyed: forget any wantFlush() not yet served.
+  virtual void cancelFlush(BackendConn& conn) = 0;
   // A connection attempt starts (connecting); then it is established (connected true) or,
   // having been established, is gone (connected false).
   virtual void onConnecting(BackendConn& conn) = 0;

@@ -70,6 +70,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void onFailed(backend::BackendConn& conn, std::deque<backend::Request*> unsent,
                 std::deque<backend::Request*> sent, std::string_view reason) override;
   void wantFlush(backend::BackendConn& conn) override;
+  void cancelFlush(backend::BackendConn& conn) override;
   void onConnecting(backend::BackendConn&) override {
     stats_.backend_connect_attempts.fetch_add(1, std::memory_order_relaxed);
   }
@@ -79,6 +80,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void onConnection(int status);
   void onTick();
   void onCheck();
+  void flushClients();
 
   // Sends `r` to the primary of r->slot (or r->ask_target), or holds it while there is none.
   void dispatch(backend::Request* r);
@@ -124,6 +126,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_tcp_t* listener_ = nullptr;
   uv_timer_t* tick_ = nullptr;
   uv_check_t* check_ = nullptr;
+  uv_idle_t* coalesce_ = nullptr;  // active: the next poll does not block (see onCheck)
+  bool coalescing_ = false;        // node writes of the last turn wait for this turn
   std::unique_ptr<Refresher> refresher_;
 
   cluster::SlotMapPtr map_;
@@ -141,6 +145,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uint64_t next_client_id_ = 1;
   std::vector<client::ClientConn*> flush_clients_;
   std::vector<backend::BackendConn*> flush_backends_;
+  std::vector<client::ClientConn*> flushing_clients_;  // scratch of onCheck(), keeps capacity
+  std::vector<backend::BackendConn*> flushing_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
   uint32_t any_counter_ = 0;
   uint64_t refresh_requests_seen_ = 0;  // Stats::refresh_requests already acted on
