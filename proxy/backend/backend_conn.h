@@ -38,7 +38,8 @@ class BackendEvents {
 };
 
 // One pipelined TCP connection to a Redis node. Requests are written in order and answered in
-// order (a FIFO of in-flight requests); writes queued during one loop turn leave in one write.
+// order (a FIFO of in-flight requests); writes queued during a loop turn leave in one write
+// (the owner may let them wait one more turn to gather more: Worker::onCheck).
 class BackendConn {
  public:
   BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node, const resp::Limits& limits,
