@@ -52,6 +52,13 @@ class ClientConn {
   // Closes the connection; in-flight requests are orphaned and freed by whoever completes them.
   void close();
   size_t pending() const { return pending_; }
+  // Replies are gathered while requests sent with them are still unanswered, and nothing calls
+  // for the write now (not blocked, not paused by backpressure, not closing, under max_bytes):
+  // the handler may hold the write back for the rest of the replies.
+  bool mayWithhold(size_t max_bytes) const {
+    return pending_ > 0 && !out_.empty() && out_.size() < max_bytes && !blocked_ && !paused_ &&
+           !close_after_ && !closing_;
+  }
 
  private:
   void onRead(ssize_t nread, const uv_buf_t* buf);
@@ -89,6 +96,7 @@ class ClientConn {
 
  public:
   bool in_flush_list = false;  // owned by the handler's flush list
+  bool withheld = false;       // owned by the handler: its output is held back
 };
 
 }  // namespace slotproxy::client

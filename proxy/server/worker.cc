@@ -25,6 +25,8 @@ using client::ClientConn;
 namespace {
 
 constexpr uint64_t kTickMs = 100;
+constexpr uint64_t kWithholdMs = 1;           // see flushClients()
+constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -98,6 +100,9 @@ bool Worker::start(std::string* error) {
   uv_check_start(check_, [](uv_check_t* c) { static_cast<Worker*>(c->data)->onCheck(); });
   coalesce_ = new uv_idle_t;
   uv_idle_init(loop_, coalesce_);
+  withhold_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, withhold_timer_);
+  withhold_timer_->data = this;
   refresher_->trigger(Trigger::kStartup);
   return true;
 }
@@ -116,6 +121,7 @@ void Worker::onConnection(int status) {
 
 void Worker::onClientClosed(ClientConn* client) {
   clients_.erase(client);
+  std::erase(withheld_clients_, client);  // (entries of clients flushed since are kept)
   stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -142,7 +148,7 @@ void Worker::onCheck() {
   // that other clients sent meanwhile leave in the same write (it finds some about half the
   // time). Fewer, larger writes save the proxy and Redis a system call and a wakeup each: at
   // -c 50 -P 1, over 10-20 interleaved rounds, GET went from 0.81 to 0.85 of direct Redis (proxy
-  // CPU per request -4%) and SET from 0.77 to 0.84. Replies to clients never wait.
+  // CPU per request -4%) and SET from 0.77 to 0.84.
   if (!flush_backends_.empty() && !coalescing_) {
     coalescing_ = true;
     uv_idle_start(coalesce_, [](uv_idle_t*) {});
@@ -164,13 +170,44 @@ void Worker::onCheck() {
 }
 
 void Worker::flushClients() {
+  // A client's replies are withheld while requests it sent with them are still at the nodes, as
+  // Redis answers a pipeline read in one go with one write: a pipeline spread over three
+  // primaries would otherwise leave in up to three writes, each waking the client. They wait at
+  // most kWithholdMs and kWithholdBytes, and never for a blocking command. At -c 50 -P 16 GET
+  // this cut the proxy's CPU per request by 10% and its system calls per request by a quarter.
   flushing_clients_.swap(flush_clients_);
   for (ClientConn* c : flushing_clients_) {
     c->in_flush_list = false;
-    c->flush();
-    if (draining_ && c->pending() == 0) c->close();
+    if (!draining_ && c->mayWithhold(kWithholdBytes)) {
+      if (!c->withheld) {
+        c->withheld = true;
+        withheld_clients_.push_back(c);
+        if (withheld_clients_.size() == 1) {
+          uv_timer_start(
+              withhold_timer_,
+              [](uv_timer_t* t) { static_cast<Worker*>(t->data)->flushWithheld(); }, kWithholdMs,
+              0);
+        }
+      }
+      continue;
+    }
+    flushClient(c);
   }
   flushing_clients_.clear();
+}
+
+void Worker::flushClient(ClientConn* c) {
+  c->withheld = false;  // its withheld_clients_ entry, if any, is skipped
+  c->flush();
+  if (draining_ && c->pending() == 0) c->close();
+}
+
+void Worker::flushWithheld() {
+  std::vector<ClientConn*> due;
+  due.swap(withheld_clients_);
+  for (ClientConn* c : due) {
+    if (c->withheld) flushClient(c);
+  }
 }
 
 void Worker::onTick() {
@@ -961,10 +998,13 @@ void Worker::shutdown() {
   if (tick_ != nullptr) net::closeAndDelete(tick_);
   if (check_ != nullptr) net::closeAndDelete(check_);
   if (coalesce_ != nullptr) net::closeAndDelete(coalesce_);
+  if (withhold_timer_ != nullptr) net::closeAndDelete(withhold_timer_);
   listener_ = nullptr;
   tick_ = nullptr;
   check_ = nullptr;
   coalesce_ = nullptr;
+  withhold_timer_ = nullptr;
+  withheld_clients_.clear();
   for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) c->close();
   for (auto& [key, node] : nodes_) node->failAll("proxy shutting down");
   nodes_.clear();

@@ -80,7 +80,10 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void onConnection(int status);
   void onTick();
   void onCheck();
+  // Writes the output of the clients in flush_clients_, or withholds it (see the .cc).
   void flushClients();
+  void flushClient(client::ClientConn* c);
+  void flushWithheld();
 
   // Sends `r` to the primary of r->slot (or r->ask_target), or holds it while there is none.
   void dispatch(backend::Request* r);
@@ -145,6 +148,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uint64_t next_client_id_ = 1;
   std::vector<client::ClientConn*> flush_clients_;
   std::vector<backend::BackendConn*> flush_backends_;
+  std::vector<client::ClientConn*> withheld_clients_;  // see flushClients()
+  uv_timer_t* withhold_timer_ = nullptr;               // flushes them kWithholdMs later
   std::vector<client::ClientConn*> flushing_clients_;  // scratch of onCheck(), keeps capacity
   std::vector<backend::BackendConn*> flushing_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
