@@ -362,6 +362,31 @@ TEST_F(FakeUpstreamTest, RepliesFromTwoNodesAnsweredOutOfOrderLeaveInRequestOrde
   EXPECT_TRUE(replyIs(replies[2].get(), "B:" + kb)) << describe(replies[2].get());
 }
 
+TEST_F(FakeUpstreamTest, AnAnsweredReplyIsNotWithheldBehindALaterSlowOne) {
+  // The proxy gathers a pipeline's replies into one write, but only briefly: an answered reply
+  // does not wait for a later one that a node is slow to give.
+  const std::string kb = keyBetween(kSplit, 16383, "first-b:");
+  const std::string ka = keyBetween(0, kSplit - 1, "slow-a:");
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    return c.args[1] == ka ? FakeReply::heldBack(bulk("late-from-A")) : a_->defaultReply(c);
+  });
+
+  std::string error;
+  ASSERT_TRUE(
+      client_->sendAll(encodeCommand({"GET", kb}) + encodeCommand({"GET", ka}), kTimeoutMs, &error))
+      << error;
+  ASSERT_TRUE(a_->waitForCommands(1, kTimeoutMs));
+  std::vector<ReplyPtr> first;
+  ASSERT_TRUE(client_->readReplies(1, &first, 1000, &error))
+      << "B's reply waited for A's: " << error;
+  EXPECT_TRUE(replyIs(first[0].get(), "B:" + kb)) << describe(first[0].get());
+
+  a_->release();
+  std::vector<ReplyPtr> second;
+  ASSERT_TRUE(client_->readReplies(1, &second, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(second[0].get(), "late-from-A")) << describe(second[0].get());
+}
+
 TEST_F(FakeUpstreamTest, QuitAfterAPendingRequestAnswersItFirstThenCloses) {
   const std::string ka = keyBetween(0, kSplit - 1, "quit-a:");
   const std::string kb = keyBetween(kSplit, 16383, "quit-b:");
