@@ -46,6 +46,15 @@ Refresher::Refresher(Worker& worker) : worker_(worker), alive_(std::make_shared<
 
 Refresher::~Refresher() { *alive_ = false; }
 
+void Refresher::askFirst(const std::string& ip, uint16_t port) {
+  constexpr size_t kMaxAskFirst = 2;  // leaves room for other nodes in the first batch asked
+  const std::pair<std::string, uint16_t> node{ip, port};
+  if (ask_first_.size() < kMaxAskFirst &&
+      std::find(ask_first_.begin(), ask_first_.end(), node) == ask_first_.end()) {
+    ask_first_.push_back(node);
+  }
+}
+
 void Refresher::trigger(Trigger why) {
   const uint64_t now = uv_now(worker_.loop());
   const uint64_t earliest =
@@ -89,7 +98,10 @@ void Refresher::start() {
   auto round = std::make_shared<Round>();
   round->trigger = why;
   current_ = round;
-  // Nodes of the current map first (live primaries in random order), then the seeds.
+  // Nodes named by MOVED since the last refresh, then nodes of the current map (online ones in
+  // random order), then the seeds.
+  for (const auto& [ip, port] : ask_first_) addCandidate(*round, ip, port);
+  ask_first_.clear();
   if (cluster::SlotMapPtr map = worker_.slotMap()) {
     std::vector<Candidate> known;
     for (const cluster::NodeInfo& n : map->nodes()) {
@@ -98,7 +110,7 @@ void Refresher::start() {
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::shuffle(known.begin(), known.end(), rng);
     if (known.size() > kAskAtOnce) known.resize(kAskAtOnce);
-    round->candidates = std::move(known);
+    for (const Candidate& k : known) addCandidate(*round, k.ip, k.port);
   }
   const auto& seeds = worker_.config().seeds;
   // A hosts(5)-style file, re-read at every refresh, resolves seed names before DNS (tests and

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxy/cluster/refresh_policy.h"
@@ -26,6 +27,9 @@ class Refresher {
   ~Refresher();
 
   void trigger(Trigger why);
+  // The next refresh asks this node first: a MOVED names the slot's new owner, whose view has
+  // its own promotion while other nodes may not have heard of it yet (pickBest).
+  void askFirst(const std::string& ip, uint16_t port);
   // From the worker's tick: starts a due refresh (the periodic one included).
   void tick(uint64_t now_ms);
 
@@ -47,6 +51,7 @@ class Refresher {
   uint64_t last_start_ms_ = 0;
   uint64_t last_done_ms_ = 0;
   uint32_t consecutive_failures_ = 0;
+  std::vector<std::pair<std::string, uint16_t>> ask_first_;  // for the next refresh
 };
 
 }  // namespace slotproxy::server

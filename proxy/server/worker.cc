@@ -703,6 +703,7 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
         }
         owns_[map_->ownerOf(redirect.slot)] = true;
       }
+      refresher_->askFirst(redirect.host, redirect.port);
       refresher_->trigger(Trigger::kMoved);
     }
     r->slot = redirect.slot;
