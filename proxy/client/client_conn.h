@@ -16,7 +16,8 @@ namespace slotproxy::client {
 // One downstream connection. Commands are parsed from the socket and handed to the handler; their
 // replies leave strictly in request order, whatever order the nodes answer in: a FIFO of requests
 // is flushed from the front, each reply appended once everything before it has left. Writes are
-// gathered per loop turn (flush() runs from the handler's check handle).
+// gathered per loop turn (flush() runs from the handler's check handle), and the handler may
+// hold them back briefly for the rest of a pipeline's replies (mayWithhold()).
 //
 // Backpressure: reading stops while the output not yet taken by the client is above the high
 // watermark or too many requests are in flight, and resumes below the low watermark.
