@@ -102,7 +102,12 @@ all_nodes_answer() {
   local i
   for i in $(seq 1 $NODES); do
     if ! running_pid "$i" >/dev/null; then
-      # A node that died at startup (address in use, bad config) will not come back: fail fast.
+      # Redis writes its pidfile only once it listens, a moment after redis-server returns. A
+      # node still without one after a few seconds died at startup (address in use, bad config)
+      # and will not come back: fail fast.
+      if ((SECONDS - nodes_started_at < 5)); then
+        return 1
+      fi
       echo "cluster.sh: node $i ($(ip_of "$i"):$PORT) is not running; last log lines:" >&2
       tail -n 5 "$(node_dir "$i")/redis.log" >&2 2>/dev/null || true
       exit 1
@@ -168,6 +173,7 @@ do_start() {
   [[ -n $ver && $ver -ge 7 ]] || die "redis-server 7.0 or newer is needed (bind-source-addr), found: $(redis-server --version)"
 
   started=()
+  nodes_started_at=$SECONDS
   local i
   for i in $(seq 1 $NODES); do start_node "$i"; done
   poll_until "all $NODES nodes to answer PING" 20 all_nodes_answer
