@@ -308,6 +308,9 @@ std::vector<KeyDef> buildKeys() {
                  &Config::admin));
   k.push_back(integerKey({kServe, "threads", "worker threads (event loops)", "4"}, &Config::threads,
                          1, 64));
+  k.push_back(durationKey(
+      {kServe, "sched-slice", "worker threads' scheduler slice (0: the kernel's)", "3ms"},
+      &Config::sched_slice_ms, 0, 100));
   k.push_back(logLevelKey({kServe, "log-level", "debug, info, warn or error", "debug"}));
   k.push_back(
       durationKey({kServe, "drain-timeout", "on SIGTERM, time to finish in-flight requests", "10s"},

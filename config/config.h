@@ -29,6 +29,7 @@ struct Config {
   HostPort admin{"0.0.0.0", 9379};         // HTTP /metrics etc.; all interfaces for Prometheus
   std::vector<HostPort> seeds;             // IPs or DNS names; required for run/check
   int threads = 1;                         // worker threads (1..64)
+  uint32_t sched_slice_ms = 10;            // worker threads' scheduler slice (0: kernel's)
   std::string log_level = "info";          // debug|info|warn|error
   int backend_connections = 1;             // pipelined connections per Redis node (1..16)
   uint32_t connect_timeout_ms = 500;       // short: a dead pod IP drops packets

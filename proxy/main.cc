@@ -14,6 +14,7 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/net/log.h"
 #include "proxy/server/check.h"
+#include "proxy/server/sched_slice.h"
 #include "proxy/server/stats.h"
 #include "proxy/server/worker.h"
 #include "proxy/tools/nodes_conf.h"
@@ -71,6 +72,27 @@ void onSignal(uv_signal_t* handle, int signum) {
   for (auto& w : st->workers) {
     w->command.store(1);
     uv_async_send(&w->async);
+  }
+}
+
+// Asks the scheduler for the configured slice on the calling worker thread; the first worker
+// logs the outcome (they all get the same one).
+void applySlice(uint32_t ms, bool report) {
+  std::string error;
+  const std::string what = "sched-slice " + std::to_string(ms) + "ms";
+  switch (server::setThreadSlice(ms, &error)) {
+    case server::SliceResult::kSet:
+      if (report) log::debug(what + " set on the worker threads");
+      break;
+    case server::SliceResult::kUnsupported:
+      if (report) log::info(what + ": this kernel keeps its own slice (needs Linux 6.12+)");
+      break;
+    case server::SliceResult::kSkipped:
+      if (report) log::info(what + ": worker threads have a real-time policy, left alone");
+      break;
+    case server::SliceResult::kFailed:
+      if (report) log::warn(what + " not applied: " + error);
+      break;
   }
 }
 
@@ -137,9 +159,13 @@ int run(const config::Config& cfg) {
     stopWorkers(*s);
   });
 
-  for (auto& w : st.workers) {
-    WorkerThread* self = w.get();
-    w->thread = std::thread([self] { uv_run(&self->loop, UV_RUN_DEFAULT); });
+  for (size_t i = 0; i < st.workers.size(); ++i) {
+    WorkerThread* self = st.workers[i].get();
+    const uint32_t slice_ms = cfg.sched_slice_ms;
+    self->thread = std::thread([self, slice_ms, first = i == 0] {
+      if (slice_ms != 0) applySlice(slice_ms, first);
+      uv_run(&self->loop, UV_RUN_DEFAULT);
+    });
   }
   std::string seeds;
   for (const auto& s : cfg.seeds) {

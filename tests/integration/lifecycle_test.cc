@@ -1,5 +1,6 @@
 // The slotproxy binary's life cycle against a real cluster on 127.0.17.0/24: `check` verdicts,
-// SIGTERM draining in-flight requests, exit codes of bad configurations.
+// SIGTERM draining in-flight requests, worker threads' scheduler slice, exit codes of bad
+// configurations.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -8,10 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <thread>
 
+#include "proxy/server/sched_slice.h"
 #include "tests/integration/fixture/local_cluster.h"
 #include "tests/integration/fixture/process.h"
 
@@ -167,6 +170,30 @@ TEST_F(LifecycleTest, PostRefreshTriggersAManualRefresh) {
               std::string::npos)
         << metrics;
   }
+  EXPECT_EQ(proxy.stopGracefully(), 0);
+}
+
+// Every worker thread asks the scheduler for --sched-slice; the main (admin) thread keeps the
+// kernel's slice. Kernels before Linux 6.12 report no slice: skipped there.
+TEST_F(LifecycleTest, WorkerThreadsAskTheSchedulerForTheConfiguredSlice) {
+  if (server::threadSliceNs(0) <= 0) GTEST_SKIP() << "this kernel reports no scheduler slice";
+  ProxyProcess proxy("127.0.17.103", 6379, {"--threads", "2", "--sched-slice", "7ms"});
+  std::string error;
+  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+  int with_slice = 0, others = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(proxy.pid()) + "/task")) {
+    const int tid = std::stoi(task.path().filename().string());
+    const int64_t slice = server::threadSliceNs(tid);
+    if (slice == 7'000'000) {
+      ++with_slice;
+      EXPECT_NE(tid, proxy.pid()) << "the main thread got the workers' slice";
+    } else {
+      ++others;
+    }
+  }
+  EXPECT_EQ(with_slice, 2);
+  EXPECT_GE(others, 1);  // the main thread
   EXPECT_EQ(proxy.stopGracefully(), 0);
 }
 

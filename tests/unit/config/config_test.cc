@@ -107,6 +107,7 @@ TEST(ConfigDefaults, MatchTheDesignContract) {
   EXPECT_EQ(c.max_pipeline_depth, 16384u);
   EXPECT_EQ(c.max_clients, 10000u);
   EXPECT_EQ(c.drain_timeout_ms, 5000u);
+  EXPECT_EQ(c.sched_slice_ms, 10u);
   EXPECT_EQ(c.nodes_conf_file, "");
   EXPECT_EQ(c.myself_ip, "");
   EXPECT_EQ(c.hosts_file, "");
@@ -331,6 +332,9 @@ TEST(ConfigErrors, BadValuesNameTheFlag) {
   expectError(with({"--failover-hold", "2h"}), {},
               "--failover-hold: expected a duration in 0ms..1h (e.g. 500ms, 5s, 2m), got "
               "\"2h\"");
+  expectError(with({"--sched-slice", "101ms"}), {},
+              "--sched-slice: expected a duration in 0ms..100ms (e.g. 500ms, 5s, 2m), got "
+              "\"101ms\"");
   expectError(with({"--log-level", "verbose"}), {},
               "--log-level: expected one of debug, info, warn, error, got \"verbose\"");
   expectError(with({"--dry-run=maybe"}), {}, "--dry-run: expected yes or no, got \"maybe\"");
@@ -570,6 +574,7 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "max-pipeline-depth",
                                        "max-clients",
                                        "drain-timeout",
+                                       "sched-slice",
                                        "nodes-conf-file",
                                        "myself-ip",
                                        "hosts-file",
