@@ -13,6 +13,7 @@
 # Environment:
 #   SLOTPROXY_BIN       binary (default <repo>/build/release/proxy/slotproxy; build it with
 #                       cmake --preset release && cmake --build --preset release)
+#   PROXY_ARGS          extra slotproxy flags, split on spaces (e.g. "--sched-slice 0")
 #   ROUNDS=3            rounds; the table shows medians
 #   N_P1=200000         requests per command for -c 50 -P 1
 #   N_P16=1000000       requests per command for -c 50 -P 16
@@ -92,10 +93,11 @@ if [[ $DIRECT_ONLY != 1 ]]; then
   port_in_use "$PROXY_IP" "$PROXY_PORT" && die "$PROXY_IP:$PROXY_PORT is already in use"
   # 1000 idle clients plus the proxy's own sockets need more than the default 1024 descriptors.
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  say "starting $PROXY_BIN on $PROXY_IP:$PROXY_PORT (log: $BENCH_DIR/slotproxy.log)"
+  read -ra extra_args <<<"${PROXY_ARGS:-}"
+  say "starting $PROXY_BIN ${extra_args[*]} on $PROXY_IP:$PROXY_PORT (log: $BENCH_DIR/slotproxy.log)"
   # env -u: slotproxy rejects SLOTPROXY_* variables it does not know, and SLOTPROXY_BIN is ours.
   env -u SLOTPROXY_BIN setsid "$PROXY_BIN" --listen "$PROXY_IP:$PROXY_PORT" --seeds "$SEEDS" --admin "$ADMIN_ADDR" \
-    >"$BENCH_DIR/slotproxy.log" 2>&1 </dev/null &
+    "${extra_args[@]}" >"$BENCH_DIR/slotproxy.log" 2>&1 </dev/null &
   proxy_pid=$!
   proxy_ready() {
     pid_alive "$proxy_pid" || { tail -n 20 "$BENCH_DIR/slotproxy.log" >&2; die "slotproxy exited"; }
@@ -206,7 +208,7 @@ done
 # --- the table --------------------------------------------------------------------------------
 python3 - "$RESULTS" "$CLK_TCK" "$ROUNDS" "${proxy_rss_idle:--}" "${proxy_rss_conns:--}" \
   "${held:-0}" "${proxy_rss_after:--}" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  "$N_P1" "$N_P16" "$N_C1" <<'EOF'
+  "$N_P1" "$N_P16" "$N_C1" "${PROXY_ARGS:-}" <<'EOF'
 import statistics, sys
 path, clk_tck, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rss_idle, rss_conns, held, rss_after, ncpu, load = sys.argv[4:10]
@@ -251,6 +253,8 @@ widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 print()
 print("slotproxy benchmark: median of %s rounds; redis-benchmark -r 100000 -d 64; %s CPUs, load %s"
       % (rounds, ncpu, load))
+if sys.argv[13].strip():
+    print("slotproxy flags: " + sys.argv[13].strip())
 for k, r in enumerate(table):
     print("  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)))
     if k == 0:
