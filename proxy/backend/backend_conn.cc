@@ -63,17 +63,17 @@ void BackendConn::connect(const std::string& ip, uint16_t port) {
 void BackendConn::send(Request* request, bool asking) {
   if (state_ == State::kIdle) connect(node_->ip(), node_->port());
   request->sent_ms = 0;
-  if (asking) {
-    out_.append(kAsking);
-    fifo_.push_back(nullptr);
-    ++unsent_;
-  }
+  // Replies that come before the request's own: ASKING's, and a transaction's MULTI and QUEUED.
+  const size_t ahead =
+      (asking ? 1 : 0) + (request->tx_commands != 0 ? request->tx_commands + 1 : 0);
+  if (asking) out_.append(kAsking);
+  fifo_.insert(fifo_.end(), ahead, nullptr);
   out_.append(request->payload);
   fifo_.push_back(request);
-  ++unsent_;
+  unsent_ += ahead + 1;
   if (state_ == State::kIdle) {
     fail("cannot connect to " + node_->address());  // hands the request back as unsent
-  } else if (state_ == State::kConnected && unsent_ == (asking ? 2u : 1u)) {
+  } else if (state_ == State::kConnected && unsent_ == ahead + 1) {
     events_.wantFlush(*this);  // the first bytes queued this turn
   }
 }
@@ -193,6 +193,13 @@ void BackendConn::processInput(std::string_view data, bool from_shared) {
     if (r != nullptr) {
       events_.onReply(*this, r, frame, decoder_.type());
       if (handle_ != handle) return;  // the callback failed this connection
+    } else if (decoder_.type() == resp::Type::kError) {
+      // A reply consumed here: the request it was sent ahead of is the next one in the FIFO.
+      for (Request* next : fifo_) {
+        if (next == nullptr) continue;
+        if (next->ahead_error.empty()) next->ahead_error.assign(frame);
+        break;
+      }
     }
   }
   if (from_shared) {

@@ -55,6 +55,8 @@ void Request::release(Request* r) {
   r->close_after = false;
   r->error_kind = 0xFF;
   r->ask_target = nullptr;
+  r->tx_commands = 0;
+  r->ahead_error.clear();
   tls_free.items.push_back(r);
 }
 

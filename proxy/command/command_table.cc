@@ -19,9 +19,9 @@ struct Decision {
   std::string_view reason;
 };
 
-constexpr std::string_view kWhyTransaction =
-    "transactions need one backend connection for the whole transaction, and slotproxy shares "
-    "its backend connections between clients";
+constexpr std::string_view kWhyWatch =
+    "WATCH needs a backend connection of the client's own from WATCH to EXEC, and slotproxy "
+    "shares its backend connections between clients (MULTI/EXEC without WATCH works)";
 constexpr std::string_view kWhySubscribe =
     "subscriptions need a dedicated backend connection per client, which slotproxy does not "
     "keep";
@@ -59,6 +59,11 @@ constexpr Decision kDecisions[] = {
     {"client|id", Policy::kLocal, Merge::kNone, {}},        // the proxy's client id
     {"client|setinfo", Policy::kLocal, Merge::kNone, {}},   // libraries send it on connect
     {"cluster|keyslot", Policy::kLocal, Merge::kNone, {}},  // pure function (CRC16 of the key)
+    // Transactions: queued by the proxy, sent as one block by EXEC (router/transaction.h).
+    {"multi", Policy::kLocal, Merge::kNone, {}},
+    {"exec", Policy::kLocal, Merge::kNone, {}},
+    {"discard", Policy::kLocal, Merge::kNone, {}},
+    {"unwatch", Policy::kLocal, Merge::kNone, {}},  // +OK: no WATCH can be in force
 
     // ---- kAnyNode: keyless, and every node answers the same.
     {"command", Policy::kAnyNode, Merge::kNone, {}},  // same command table on every node
@@ -109,11 +114,7 @@ constexpr Decision kDecisions[] = {
     {"function|restore", Policy::kAllPrimaries, Merge::kAllOk, {}},
 
     // ---- kUnsupported: transactions.
-    {"multi", Policy::kUnsupported, Merge::kNone, kWhyTransaction},
-    {"exec", Policy::kUnsupported, Merge::kNone, kWhyTransaction},
-    {"discard", Policy::kUnsupported, Merge::kNone, kWhyTransaction},
-    {"watch", Policy::kUnsupported, Merge::kNone, kWhyTransaction},  // keyed, but only for MULTI
-    {"unwatch", Policy::kUnsupported, Merge::kNone, kWhyTransaction},
+    {"watch", Policy::kUnsupported, Merge::kNone, kWhyWatch},  // keyed, but only for MULTI
 
     // ---- kUnsupported: pub/sub subscriptions and introspection (PUBLISH/SPUBLISH work).
     {"subscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},

@@ -41,6 +41,32 @@ std::string errorFrame(std::string_view message) {
   return out;
 }
 
+// The text of an error frame: "-MOVED 3999 10.0.0.5:6379\r\n" -> "MOVED 3999 10.0.0.5:6379".
+std::string_view errorText(std::string_view frame) {
+  std::string_view message = frame.substr(1);
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  return message;
+}
+
+// Errors that mean "not executed, try again soon": the request is held and sent again on the
+// next tick or map. UNBLOCKED: a blocked command freed by a failover.
+bool tryAgainError(std::string_view message) {
+  for (std::string_view prefix :
+       {"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN", "READONLY", "UNBLOCKED"}) {
+    if (message.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+// An error reply saying the command did not run on this node: a redirect, or "try again".
+bool notExecutedHere(std::string_view frame) {
+  const std::string_view message = errorText(frame);
+  router::Redirect redirect;
+  return router::parseRedirect(message, &redirect) || tryAgainError(message);
+}
+
 std::string nodeKey(const std::string& id, const std::string& ip, uint16_t port) {
   if (!id.empty()) return id;
   return "@" + ip + ":" + std::to_string(port);
@@ -121,6 +147,7 @@ void Worker::onConnection(int status) {
 
 void Worker::onClientClosed(ClientConn* client) {
   clients_.erase(client);
+  if (!transactions_.empty()) transactions_.erase(client->id());
   std::erase(withheld_clients_, client);  // (entries of clients flushed since are kept)
   stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -483,6 +510,7 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
                            std::string_view raw) {
   stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
   const router::Route route = router::route(args, &keys_);
+  if (!transactions_.empty() && queueInTransaction(client, route, args, raw)) return;
   switch (route.kind) {
     case router::RouteKind::kError:
       if (route.cmd != nullptr && route.cmd->id < stats_.command_count) {
@@ -495,6 +523,10 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
       client.enqueueReply(errorFrame(route.error));
       return;
     case router::RouteKind::kLocal:
+      if (route.cmd->name == "exec") {
+        execTransaction(client, *route.cmd);  // counts the call itself
+        return;
+      }
       stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
       localCommand(client, args, *route.cmd);
       return;
@@ -519,6 +551,52 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
       return;
     }
   }
+}
+
+bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
+                                std::span<const std::string_view> args, std::string_view raw) {
+  const auto tx = transactions_.find(client.id());
+  if (tx == transactions_.end()) return false;
+  if (route.cmd != nullptr) {
+    const std::string_view name = route.cmd->name;
+    // Run at once, as in Redis. (WATCH is refused with its error and, as in Redis, does not
+    // abort the transaction.)
+    if (name == "exec" || name == "discard" || name == "multi" || name == "watch" ||
+        name == "quit" || name == "reset") {
+      return false;
+    }
+  }
+  if (route.kind == router::RouteKind::kError) {
+    tx->second.abort();  // answered with its error below; EXEC will abort, as in Redis
+    return false;
+  }
+  client.enqueueReply(tx->second.queue(route, args, raw));
+  return true;
+}
+
+void Worker::execTransaction(ClientConn& client, const command::CommandInfo& exec) {
+  const auto it = transactions_.find(client.id());
+  if (it == transactions_.end() || it->second.aborted() || it->second.size() == 0) {
+    stats_.commands[exec.id].calls.fetch_add(1, std::memory_order_relaxed);
+    if (it == transactions_.end()) {
+      client.enqueueReply(errorFrame("ERR EXEC without MULTI"));
+      return;
+    }
+    client.enqueueReply(it->second.aborted() ? router::kExecAbort : "*0\r\n");
+    transactions_.erase(it);
+    return;
+  }
+  Request* r = Request::make();
+  r->tx_commands = static_cast<uint32_t>(it->second.size());
+  r->payload = it->second.takePayload();
+  r->readonly = it->second.readonly();
+  r->slot = it->second.slot().value_or(anySlot());
+  transactions_.erase(it);
+  r->start_ns = net::eventTimeNs();
+  r->cmd_id = exec.id;
+  r->conn_hint = static_cast<uint32_t>(client.id());
+  client.enqueue(r);
+  dispatch(r);
 }
 
 uint16_t Worker::anySlot() {
@@ -643,6 +721,17 @@ void Worker::complete(Request* r, std::string_view frame) {
 }
 
 void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
+  if (r->tx_commands != 0 && !r->ahead_error.empty()) {
+    // EXEC answered EXECABORT because a queued command was refused. Nothing ran, so a MOVED,
+    // ASK or "try again" among those refusals is followed as for a single command: the whole
+    // block goes again to the slot's owner.
+    const std::string cause = std::move(r->ahead_error);
+    r->ahead_error.clear();
+    if (type == resp::Type::kError && notExecutedHere(cause)) {
+      handleErrorReply(conn, r, cause);
+      return;
+    }
+  }
   if (type == resp::Type::kError) {
     handleErrorReply(conn, r, frame);
     return;
@@ -668,10 +757,7 @@ void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp
 
 void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view frame) {
   r->suspect = false;  // an error (MOVED, READONLY...) says the command was not applied there
-  std::string_view message = frame.substr(1);
-  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
-    message.remove_suffix(1);
-  }
+  const std::string_view message = errorText(frame);
   router::Redirect redirect;
   if (router::parseRedirect(message, &redirect)) {
     if (++r->redirects > config_.max_redirects) {
@@ -710,14 +796,10 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
     dispatch(r);
     return;
   }
-  // Errors that mean "not executed, try again soon": hold and retry on the next tick or map.
-  const bool clusterdown = message.starts_with("CLUSTERDOWN");
-  const bool retry = clusterdown || message.starts_with("TRYAGAIN") ||
-                     message.starts_with("LOADING") || message.starts_with("MASTERDOWN") ||
-                     message.starts_with("READONLY") ||
-                     message.starts_with("UNBLOCKED");  // a blocked command freed by a failover
-  if (retry) {  // until failover-hold runs out (then the hold sweep answers CLUSTERDOWN)
-    if (clusterdown || message.starts_with("READONLY")) refresher_->trigger(Trigger::kClusterDown);
+  if (tryAgainError(message)) {  // until failover-hold runs out (then the hold sweep answers)
+    if (message.starts_with("CLUSTERDOWN") || message.starts_with("READONLY")) {
+      refresher_->trigger(Trigger::kClusterDown);
+    }
     hold(r);
     return;
   }
@@ -905,7 +987,19 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   } else if (name == "reset") {
     client.setName("");
+    transactions_.erase(client.id());
     out = "+RESET\r\n";
+  } else if (name == "multi") {
+    const router::Transaction::Limits limits{config_.max_multibulk_len,
+                                             config_.client_query_buffer_limit};
+    out = transactions_.try_emplace(client.id(), limits).second
+              ? "+OK\r\n"
+              : errorFrame("ERR MULTI calls can not be nested");
+  } else if (name == "discard") {
+    out =
+        transactions_.erase(client.id()) != 0 ? "+OK\r\n" : errorFrame("ERR DISCARD without MULTI");
+  } else if (name == "unwatch") {
+    out = "+OK\r\n";  // WATCH is refused, so nothing is ever watched
   } else if (name == "hello") {
     size_t i = 1;
     if (args.size() > 1) {

@@ -20,6 +20,8 @@
 #include "proxy/cluster/slot_map.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/limits.h"
+#include "proxy/router/router.h"
+#include "proxy/router/transaction.h"
 #include "proxy/server/refresher.h"
 #include "proxy/server/stats.h"
 
@@ -93,6 +95,13 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void complete(backend::Request* r, std::string_view frame);
   // Answers `r` with an error the proxy produced (message without '-').
   void fail(backend::Request* r, std::string_view message, ErrorKind kind);
+  // Between MULTI and EXEC: queues the command in the client's transaction and answers it;
+  // false for the commands that run at once (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET, and
+  // refused ones, which abort the transaction).
+  bool queueInTransaction(client::ClientConn& client, const router::Route& route,
+                          std::span<const std::string_view> args, std::string_view raw);
+  // EXEC: sends MULTI, the queued commands and EXEC to the transaction's slot as one request.
+  void execTransaction(client::ClientConn& client, const command::CommandInfo& exec);
   void localCommand(client::ClientConn& client, std::span<const std::string_view> args,
                     const command::CommandInfo& cmd);
   void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,
@@ -153,6 +162,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::vector<client::ClientConn*> flushing_clients_;  // scratch of onCheck(), keeps capacity
   std::vector<backend::BackendConn*> flushing_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
+  // Open transactions (between MULTI and EXEC/DISCARD) by client id.
+  std::unordered_map<uint64_t, router::Transaction> transactions_;
   uint32_t any_counter_ = 0;
   uint64_t refresh_requests_seen_ = 0;  // Stats::refresh_requests already acted on
   uint32_t connects_this_second_ = 0;

@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/fake_upstream/direct_cluster.h"
@@ -478,7 +480,7 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
 
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"MULTI"}, "MULTI"},
+      {{"WATCH", "k"}, "WATCH"},
       {{"SUBSCRIBE", "news"}, "SUBSCRIBE"},
       {{"WAIT", "1", "0"}, "WAIT"},
       {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
@@ -491,10 +493,106 @@ TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable
     EXPECT_EQ(message.rfind("ERR ", 0), 0u) << message;
     EXPECT_NE(message.find(name), std::string::npos) << message;
   }
-  // Not in a transaction, not subscribed, not blocked: a plain command runs at once.
+  // Not subscribed, not blocked: a plain command runs at once.
   EXPECT_REPLY(proxied({"SET", "unsupported:after", "1"}), "OK");
   EXPECT_REPLY(proxied({"GET", "unsupported:after"}), "1");
   EXPECT_REPLY(proxied({"PING"}), "PONG");
+}
+
+TEST_F(BasicTest, MultiExecRunsOnTheSlotsPrimaryAndDiscardDropsTheQueue) {
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"SET", "{tx}a", "1"}), "QUEUED");
+  EXPECT_REPLY(proxied({"INCRBY", "{tx}a", "5"}), "QUEUED");
+  EXPECT_REPLY(proxied({"RPUSH", "{tx}list", "x", "y"}), "QUEUED");
+  EXPECT_REPLY(proxied({"GET", "{tx}a"}), "QUEUED");
+  EXPECT_REPLY(proxied({"PING"}), "QUEUED");
+  ReplyPtr exec = proxied({"EXEC"});
+  EXPECT_EQ(elements(exec.get()),
+            (std::vector<std::string>{"OK", "(integer) 6", "(integer) 2", "6", "PONG"}));
+  EXPECT_REPLY(direct_->onOwner("{tx}a", {"GET", "{tx}a"}), "6");
+
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"SET", "{tx}discarded", "1"}), "QUEUED");
+  EXPECT_REPLY(proxied({"DISCARD"}), "OK");
+  ReplyPtr gone = direct_->onOwner("{tx}discarded", {"EXISTS", "{tx}discarded"});
+  EXPECT_INT(gone, 0);
+
+  // Empty, and Redis's errors for EXEC, DISCARD and MULTI out of place.
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_EQ(describe(proxied({"MULTI"}).get()), "(error) ERR MULTI calls can not be nested");
+  EXPECT_EQ(elements(proxied({"EXEC"}).get()), std::vector<std::string>{});
+  EXPECT_EQ(describe(proxied({"EXEC"}).get()), "(error) ERR EXEC without MULTI");
+  EXPECT_EQ(describe(proxied({"DISCARD"}).get()), "(error) ERR DISCARD without MULTI");
+  EXPECT_REPLY(proxied({"UNWATCH"}), "OK");
+
+  // A queueing error aborts the transaction; a runtime error is one element of EXEC's reply.
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"SET", "{tx}b", "1"}), "QUEUED");
+  EXPECT_EQ(describe(proxied({"INCR"}).get()),
+            "(error) ERR wrong number of arguments for 'incr' command");
+  EXPECT_EQ(describe(proxied({"EXEC"}).get()),
+            "(error) EXECABORT Transaction discarded because of previous errors.");
+  EXPECT_INT(direct_->onOwner("{tx}b", {"EXISTS", "{tx}b"}), 0);
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"INCR", "{tx}list"}), "QUEUED");  // a list: WRONGTYPE when run
+  EXPECT_REPLY(proxied({"INCR", "{tx}counter"}), "QUEUED");
+  ReplyPtr mixed = proxied({"EXEC"});
+  ASSERT_EQ(elements(mixed.get()).size(), 2u) << describe(mixed.get());
+  EXPECT_EQ(mixed->element[0]->type, REDIS_REPLY_ERROR);
+  EXPECT_EQ(describe(mixed->element[1]), "(integer) 1");
+}
+
+// Every transaction travels as one block on the node connection that all clients share, so no
+// other client's command runs between its commands: two INCRs in one EXEC always give n, n+1,
+// while other clients INCR the same key outside transactions.
+TEST_F(BasicTest, TransactionsOfConcurrentClientsAreNeverInterleaved) {
+  constexpr int kTxThreads = 6, kPlainThreads = 2, kRounds = 100, kDepth = 10;
+  const std::string key = "{atomic}n";
+  ASSERT_NE(direct_->onOwner(key, {"DEL", key}), nullptr);
+  std::atomic<int> interleaved{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kTxThreads + kPlainThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ContextPtr c(proxy_->connect());
+      if (c == nullptr) {
+        ++failures;
+        return;
+      }
+      const bool tx = t < kTxThreads;
+      for (int round = 0; round < kRounds; ++round) {
+        // kDepth transactions (or INCRs) pipelined, then their replies.
+        for (int i = 0; i < kDepth; ++i) {
+          if (tx) {
+            redisAppendCommand(c.get(), "MULTI");
+            redisAppendCommand(c.get(), "INCR %s", key.c_str());
+            redisAppendCommand(c.get(), "INCR %s", key.c_str());
+            redisAppendCommand(c.get(), "EXEC");
+          } else {
+            redisAppendCommand(c.get(), "INCR %s", key.c_str());
+          }
+        }
+        for (int i = 0; i < kDepth * (tx ? 4 : 1); ++i) {
+          redisReply* raw = nullptr;
+          if (redisGetReply(c.get(), reinterpret_cast<void**>(&raw)) != REDIS_OK) {
+            ++failures;
+            return;
+          }
+          ReplyPtr r(raw);
+          if (!tx || i % 4 != 3) continue;
+          if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            ++failures;
+            continue;
+          }
+          if (r->element[1]->integer != r->element[0]->integer + 1) ++interleaved;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(interleaved.load(), 0);
+  ReplyPtr total = direct_->onOwner(key, {"GET", key});
+  EXPECT_REPLY(total, std::to_string(kRounds * kDepth * (2 * kTxThreads + kPlainThreads)).c_str());
 }
 
 TEST_F(BasicTest, UnknownCommandAndBadArityGetRedisOwnErrorTexts) {

@@ -165,6 +165,70 @@ TEST_F(FakeUpstreamTest, MovedResendsTheCommandByteExactToTheNewOwnerAndUpdatesT
   EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"ask\"}"), 0);
 }
 
+// A transaction is queued by the proxy and leaves as one block, MULTI ... EXEC. A MOVED for a
+// queued command makes the node's EXEC answer EXECABORT (nothing ran): the whole block goes to
+// the new owner, byte for byte, and the client only sees the transaction's result.
+TEST_F(FakeUpstreamTest, TransactionIsSentAsOneBlockAndMovesWholeOnMoved) {
+  const std::string key = keyBetween(0, kSplit - 1, "tx:");
+  const int slot = slotOf(key);
+  topology_->assign(slot, slot, 1);
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+    if (c.args[0] == "EXEC") {
+      return FakeReply::of("-EXECABORT Transaction discarded because of previous errors.\r\n");
+    }
+    return FakeReply::of("-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n");
+  });
+  b_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+    if (c.args[0] == "EXEC") return FakeReply::of("*2\r\n+OK\r\n:7\r\n");
+    return FakeReply::of("+QUEUED\r\n");
+  });
+
+  const std::string set = encodeCommand({"SET", key, "v"});
+  const std::string incr = encodeCommand({"INCR", key + "{" + key + "}"});  // same slot
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"MULTI"}) + set + incr + encodeCommand({"EXEC"}),
+                               kTimeoutMs, &error))
+      << error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(4, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[0].get(), "OK")) << describe(replies[0].get());
+  EXPECT_TRUE(replyIs(replies[1].get(), "QUEUED")) << describe(replies[1].get());
+  EXPECT_TRUE(replyIs(replies[2].get(), "QUEUED")) << describe(replies[2].get());
+  ASSERT_EQ(replies[3]->type, REDIS_REPLY_ARRAY) << describe(replies[3].get());
+  ASSERT_EQ(replies[3]->elements, 2u);
+  EXPECT_TRUE(replyIs(replies[3]->element[0], "OK"));
+  EXPECT_EQ(replies[3]->element[1]->integer, 7);
+
+  const std::string block = "*1\r\n$5\r\nMULTI\r\n" + set + incr + "*1\r\n$4\r\nEXEC\r\n";
+  EXPECT_EQ(a_->bytes(), block);
+  EXPECT_EQ(b_->bytes(), block);
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 1);
+}
+
+// Queue-time errors abort the transaction without sending anything, as Redis does.
+TEST_F(FakeUpstreamTest, RefusedCommandInsideMultiAbortsExecAndNothingIsSent) {
+  const std::string key_a = keyBetween(0, kSplit - 1, "txa:");
+  const std::string key_b = keyBetween(kSplit, 16383, "txb:");
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"MULTI"}) + encodeCommand({"SET", key_a, "1"}) +
+                                   encodeCommand({"SET", key_b, "2"}) + encodeCommand({"EXEC"}) +
+                                   encodeCommand({"GET", key_a}),
+                               kTimeoutMs, &error))
+      << error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(5, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(replyIs(replies[1].get(), "QUEUED")) << describe(replies[1].get());
+  EXPECT_EQ(describe(replies[2].get()),
+            "(error) CROSSSLOT Keys in request don't hash to the same slot");
+  EXPECT_EQ(describe(replies[3].get()),
+            "(error) EXECABORT Transaction discarded because of previous errors.");
+  EXPECT_TRUE(replyIs(replies[4].get(), "A:" + key_a)) << describe(replies[4].get());
+  EXPECT_EQ(a_->bytes(), encodeCommand({"GET", key_a}));  // the transaction never left
+  EXPECT_EQ(b_->commandCount(), 0u);
+}
+
 TEST_F(FakeUpstreamTest, AskSendsAskingThenTheCommandOnceAndLeavesTheMapAlone) {
   const std::string key = keyBetween(0, kSplit - 1, "ask:");
   const int slot = slotOf(key);

@@ -182,10 +182,10 @@ TEST(Route, WrongArityUsesRedisText) {
 }
 
 TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
-  expectError({"MULTI"},
-              "ERR 'MULTI' is not supported by slotproxy: transactions need one backend "
-              "connection for the whole transaction, and slotproxy shares its backend connections "
-              "between clients");
+  expectError({"WATCH", "k"},
+              "ERR 'WATCH' is not supported by slotproxy: WATCH needs a backend connection of the "
+              "client's own from WATCH to EXEC, and slotproxy shares its backend connections "
+              "between clients (MULTI/EXEC without WATCH works)");
   expectError({"CONFIG", "GET", "maxmemory"},
               "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
@@ -193,7 +193,6 @@ TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
   for (const std::initializer_list<std::string_view> args :
        {std::initializer_list<std::string_view>{"SUBSCRIBE", "ch"},
         {"PSUBSCRIBE", "ch*"},
-        {"EXEC"},
         {"WATCH", "foo"},
         {"SCAN", "0"},
         {"WAIT", "1", "0"},
@@ -291,10 +290,11 @@ TEST(Route, CommandNamesAreCaseInsensitive) {
   expectKind({"cLiEnT", "sEtNaMe", "x"}, RouteKind::kLocal);
   expectKind({"cluster", "keyslot", "x"}, RouteKind::kLocal);
   expectKind({"mget", "foo", "bar"}, RouteKind::kSplit);
-  expectError({"multi"},
-              "ERR 'MULTI' is not supported by slotproxy: transactions need one backend "
-              "connection for the whole transaction, and slotproxy shares its backend connections "
-              "between clients");
+  expectKind({"mUlTi"}, RouteKind::kLocal);
+  expectError({"wAtCh", "k"},
+              "ERR 'WATCH' is not supported by slotproxy: WATCH needs a backend connection of the "
+              "client's own from WATCH to EXEC, and slotproxy shares its backend connections "
+              "between clients (MULTI/EXEC without WATCH works)");
 }
 
 TEST(Route, KeysAreCaseSensitive) {
