@@ -724,10 +724,12 @@ void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp
   if (r->tx_commands != 0 && !r->ahead_error.empty()) {
     // EXEC answered EXECABORT because a queued command was refused. Nothing ran, so a MOVED,
     // ASK or "try again" among those refusals is followed as for a single command: the whole
-    // block goes again to the slot's owner.
+    // block goes again to the slot's owner. (Redis 7.0 mostly redirects EXEC itself, checking
+    // the keys of the whole transaction; that reply takes the ordinary path below.)
     const std::string cause = std::move(r->ahead_error);
     r->ahead_error.clear();
-    if (type == resp::Type::kError && notExecutedHere(cause)) {
+    if (type == resp::Type::kError && errorText(frame).starts_with("EXECABORT") &&
+        notExecutedHere(cause)) {
       handleErrorReply(conn, r, cause);
       return;
     }

@@ -165,46 +165,54 @@ TEST_F(FakeUpstreamTest, MovedResendsTheCommandByteExactToTheNewOwnerAndUpdatesT
   EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"ask\"}"), 0);
 }
 
-// A transaction is queued by the proxy and leaves as one block, MULTI ... EXEC. A MOVED for a
-// queued command makes the node's EXEC answer EXECABORT (nothing ran): the whole block goes to
-// the new owner, byte for byte, and the client only sees the transaction's result.
+// A transaction is queued by the proxy and leaves as one block, MULTI ... EXEC. When its slot
+// has moved, the node refuses the queued commands with MOVED and then either redirects EXEC
+// itself (Redis 7.0 checks the whole transaction's keys at EXEC) or answers EXECABORT. Nothing
+// ran either way: the whole block goes to the new owner, byte for byte, and the client only
+// sees the transaction's result.
 TEST_F(FakeUpstreamTest, TransactionIsSentAsOneBlockAndMovesWholeOnMoved) {
-  const std::string key = keyBetween(0, kSplit - 1, "tx:");
-  const int slot = slotOf(key);
-  topology_->assign(slot, slot, 1);
-  a_->setHandler([&](const FakeRedis::Command& c) {
-    if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
-    if (c.args[0] == "EXEC") {
-      return FakeReply::of("-EXECABORT Transaction discarded because of previous errors.\r\n");
-    }
-    return FakeReply::of("-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n");
-  });
-  b_->setHandler([&](const FakeRedis::Command& c) {
-    if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
-    if (c.args[0] == "EXEC") return FakeReply::of("*2\r\n+OK\r\n:7\r\n");
-    return FakeReply::of("+QUEUED\r\n");
-  });
+  for (const bool exec_redirected : {true, false}) {
+    SCOPED_TRACE(exec_redirected ? "EXEC answers MOVED" : "EXEC answers EXECABORT");
+    const std::string key = keyBetween(0, kSplit - 1, exec_redirected ? "tx1:" : "tx2:");
+    const int slot = slotOf(key);
+    const std::string moved = "-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n";
+    topology_->assign(slot, slot, 1);
+    a_->setHandler([moved, exec_redirected](const FakeRedis::Command& c) {
+      if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+      if (c.args[0] == "EXEC" && !exec_redirected) {
+        return FakeReply::of("-EXECABORT Transaction discarded because of previous errors.\r\n");
+      }
+      return FakeReply::of(moved);
+    });
+    b_->setHandler([](const FakeRedis::Command& c) {
+      if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+      if (c.args[0] == "EXEC") return FakeReply::of("*2\r\n+OK\r\n:7\r\n");
+      return FakeReply::of("+QUEUED\r\n");
+    });
+    a_->clearRecorded();
+    b_->clearRecorded();
 
-  const std::string set = encodeCommand({"SET", key, "v"});
-  const std::string incr = encodeCommand({"INCR", key + "{" + key + "}"});  // same slot
-  std::string error;
-  ASSERT_TRUE(client_->sendAll(encodeCommand({"MULTI"}) + set + incr + encodeCommand({"EXEC"}),
-                               kTimeoutMs, &error))
-      << error;
-  std::vector<ReplyPtr> replies;
-  ASSERT_TRUE(client_->readReplies(4, &replies, kTimeoutMs, &error)) << error;
-  EXPECT_TRUE(replyIs(replies[0].get(), "OK")) << describe(replies[0].get());
-  EXPECT_TRUE(replyIs(replies[1].get(), "QUEUED")) << describe(replies[1].get());
-  EXPECT_TRUE(replyIs(replies[2].get(), "QUEUED")) << describe(replies[2].get());
-  ASSERT_EQ(replies[3]->type, REDIS_REPLY_ARRAY) << describe(replies[3].get());
-  ASSERT_EQ(replies[3]->elements, 2u);
-  EXPECT_TRUE(replyIs(replies[3]->element[0], "OK"));
-  EXPECT_EQ(replies[3]->element[1]->integer, 7);
+    const std::string set = encodeCommand({"SET", key, "v"});
+    const std::string incr = encodeCommand({"INCR", key + "{" + key + "}"});  // same slot
+    std::string error;
+    ASSERT_TRUE(client_->sendAll(encodeCommand({"MULTI"}) + set + incr + encodeCommand({"EXEC"}),
+                                 kTimeoutMs, &error))
+        << error;
+    std::vector<ReplyPtr> replies;
+    ASSERT_TRUE(client_->readReplies(4, &replies, kTimeoutMs, &error)) << error;
+    EXPECT_TRUE(replyIs(replies[0].get(), "OK")) << describe(replies[0].get());
+    EXPECT_TRUE(replyIs(replies[1].get(), "QUEUED")) << describe(replies[1].get());
+    EXPECT_TRUE(replyIs(replies[2].get(), "QUEUED")) << describe(replies[2].get());
+    ASSERT_EQ(replies[3]->type, REDIS_REPLY_ARRAY) << describe(replies[3].get());
+    ASSERT_EQ(replies[3]->elements, 2u);
+    EXPECT_TRUE(replyIs(replies[3]->element[0], "OK"));
+    EXPECT_EQ(replies[3]->element[1]->integer, 7);
 
-  const std::string block = "*1\r\n$5\r\nMULTI\r\n" + set + incr + "*1\r\n$4\r\nEXEC\r\n";
-  EXPECT_EQ(a_->bytes(), block);
-  EXPECT_EQ(b_->bytes(), block);
-  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 1);
+    const std::string block = "*1\r\n$5\r\nMULTI\r\n" + set + incr + "*1\r\n$4\r\nEXEC\r\n";
+    EXPECT_EQ(a_->bytes(), block);
+    EXPECT_EQ(b_->bytes(), block);
+  }
+  EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 2);
 }
 
 // Queue-time errors abort the transaction without sending anything, as Redis does.

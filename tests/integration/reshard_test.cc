@@ -89,8 +89,9 @@ ProxyProcess* ReshardTest::proxy_ = nullptr;
 SuiteCluster ReshardTest::suite_;
 
 // One load client: INCRs its own counters (so its ledger is exact), reads them back, and now and
-// then writes and reads a pair of hash-tagged keys in a moving slot (MSET/MGET: TRYAGAIN while
-// the slot is split between two nodes must stay invisible).
+// then writes and reads a pair of hash-tagged keys in a moving slot (MSET/MGET, and a
+// MULTI/EXEC of two INCRs: TRYAGAIN while the slot is split between two nodes must stay
+// invisible).
 struct LoadClient {
   int id = 0;
   std::vector<std::string> counters;
@@ -129,6 +130,22 @@ struct LoadClient {
         if (!replyIs(g.get(), std::to_string(want))) {
           errors.push_back("GET " + key + " -> " + describe(g.get(), c.get()) + ", expected " +
                            std::to_string(want));
+        }
+      }
+      if (i % 8 == 0) {
+        // A transaction on two keys of a moving slot: applied once and whole, never refused.
+        const long long n = ++ledger[tag + "txa"];
+        ++ledger[tag + "txb"];
+        ReplyPtr multi = command(c.get(), {"MULTI"});
+        ReplyPtr qa = command(c.get(), {"INCR", tag + "txa"});
+        ReplyPtr qb = command(c.get(), {"INCR", tag + "txb"});
+        ReplyPtr exec = command(c.get(), {"EXEC"});
+        const std::string want_exec =
+            "[(integer) " + std::to_string(n) + ", (integer) " + std::to_string(n) + "]";
+        if (!replyIs(multi.get(), "OK") || !replyIs(qa.get(), "QUEUED") ||
+            !replyIs(qb.get(), "QUEUED") || describe(exec.get()) != want_exec) {
+          errors.push_back("MULTI/INCR/INCR/EXEC " + tag + " -> " + describe(exec.get(), c.get()) +
+                           ", expected " + want_exec);
         }
       }
       if (i % 16 == 0) {
