@@ -66,8 +66,10 @@ void BackendConn::send(Request* request, bool asking) {
   // Replies that come before the request's own: ASKING's, and a transaction's MULTI and QUEUED.
   const size_t ahead =
       (asking ? 1 : 0) + (request->tx_commands != 0 ? request->tx_commands + 1 : 0);
-  if (asking) out_.append(kAsking);
-  fifo_.insert(fifo_.end(), ahead, nullptr);
+  if (ahead != 0) {
+    if (asking) out_.append(kAsking);
+    fifo_.insert(fifo_.end(), ahead, nullptr);
+  }
   out_.append(request->payload);
   fifo_.push_back(request);
   unsent_ += ahead + 1;

@@ -113,7 +113,7 @@ constexpr Decision kDecisions[] = {
     {"function|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|restore", Policy::kAllPrimaries, Merge::kAllOk, {}},
 
-    // ---- kUnsupported: transactions.
+    // ---- kUnsupported: optimistic locking (MULTI/EXEC are kLocal above).
     {"watch", Policy::kUnsupported, Merge::kNone, kWhyWatch},  // keyed, but only for MULTI
 
     // ---- kUnsupported: pub/sub subscriptions and introspection (PUBLISH/SPUBLISH work).

@@ -16,6 +16,7 @@ std::string Transaction::error(std::string_view message) {
 
 std::string Transaction::queue(const Route& route, std::span<const std::string_view> args,
                                std::string_view raw) {
+  if (route.kind == RouteKind::kError) return error(route.error);
   const command::CommandInfo& cmd = *route.cmd;
   std::optional<uint16_t> slot;
   switch (route.kind) {
@@ -29,7 +30,7 @@ std::string Transaction::queue(const Route& route, std::span<const std::string_v
       if (cmd.name == "ping" || cmd.name == "echo") break;  // any node answers them in EXEC
       [[fallthrough]];
     case RouteKind::kAllPrimaries:
-    case RouteKind::kError: {
+    case RouteKind::kError: {      // (handled above)
       std::string name(cmd.name);  // "client|setname" -> "client setname"
       std::replace(name.begin(), name.end(), '|', ' ');
       return error("ERR '" + name +

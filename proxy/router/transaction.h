@@ -31,10 +31,9 @@ class Transaction {
   };
   explicit Transaction(Limits limits) : limits_(limits) {}
 
-  // Queues a command whose route() is `route` (not kError) and whose keys are `keys` (indices
-  // into args, as route() left them). `raw` is the command as the client sent it (empty for an
-  // inline command: it is encoded from args). Returns the client's reply: "+QUEUED\r\n", or an
-  // error frame, and then EXEC will abort.
+  // Queues `args`, whose route() is `route`. `raw` is the command as the client sent it (empty
+  // for an inline command: it is encoded from args). Returns the client's reply: "+QUEUED\r\n",
+  // or an error frame, and then EXEC will abort.
   std::string queue(const Route& route, std::span<const std::string_view> args,
                     std::string_view raw);
 

@@ -114,6 +114,13 @@ TEST(TransactionTest, LimitsOnCommandsAndBytes) {
   EXPECT_EQ(by_bytes.size(), 0u);
 }
 
+TEST(TransactionTest, ARouteErrorIsAnsweredAndAbortsIt) {
+  Transaction tx(kLimits);
+  EXPECT_EQ(queue(tx, {"NOSUCH"}).reply.substr(0, 23), "-ERR unknown command 'N");
+  EXPECT_TRUE(tx.aborted());
+  EXPECT_EQ(tx.size(), 0u);
+}
+
 TEST(TransactionTest, AnInlineCommandIsSentInRespForm) {
   Transaction tx(kLimits);
   const Queued q = queue(tx, {"INCR", "k"}, /*inline_cmd=*/true);
