@@ -108,6 +108,7 @@ constexpr Decision kDecisions[] = {
     {"script|load", Policy::kAllPrimaries, Merge::kFirstReply, {}},  // EVALSHA may hit any node
     {"script|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"script|exists", Policy::kAllPrimaries, Merge::kAndIntegerArrays, {}},  // loaded everywhere?
+    {"scan", Policy::kAllPrimaries, Merge::kScan, {}},  // every primary's keys, one after another
     {"function|load", Policy::kAllPrimaries, Merge::kFirstReply, {}},  // FCALL may hit any node
     {"function|delete", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
@@ -183,9 +184,7 @@ constexpr Decision kDecisions[] = {
     {"role", Policy::kUnsupported, Merge::kNone, kWhyPerNode},
     {"pfselftest", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"pfdebug", Policy::kUnsupported, Merge::kNone, kWhyAdmin},  // keyed, but a debug command
-    {"scan", Policy::kUnsupported, Merge::kNone,
-     "SCAN across cluster nodes is not supported yet (its cursor would have to encode the node); "
-     "use SCAN on each primary directly, or KEYS through slotproxy on small data sets"},
+
     {"config|get", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"config|set", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"config|resetstat", Policy::kUnsupported, Merge::kNone, kWhyAdmin},

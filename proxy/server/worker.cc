@@ -14,6 +14,7 @@
 #include "proxy/resp/value.h"
 #include "proxy/router/redirect.h"
 #include "proxy/router/router.h"
+#include "proxy/router/scan.h"
 
 namespace slotproxy::server {
 
@@ -534,6 +535,10 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
       splitCommand(client, args, *route.cmd);
       return;
     case router::RouteKind::kAllPrimaries:
+      if (route.cmd->merge == command::Merge::kScan) {
+        scanCommand(client, args, *route.cmd);
+        return;
+      }
       fanOut(client, raw, args, *route.cmd);
       return;
     case router::RouteKind::kSlot:
@@ -921,17 +926,39 @@ void mergeFanOut(command::Merge kind, std::span<const std::string> replies, std:
     }
     case command::Merge::kAllOk:
     case command::Merge::kFirstReply:
+    case command::Merge::kScan:  // (one part: see scanCommand)
     case command::Merge::kNone:
       out->append(replies.empty() ? std::string_view("+OK\r\n") : std::string_view(replies[0]));
       return;
   }
 }
 
+// A node's SCAN reply [cursor, keys] with the cursor turned into the client's (router/scan.h).
+void rewriteScanReply(std::string_view reply, size_t shard, size_t shards, std::string* out) {
+  if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
+    out->append(reply);
+    return;
+  }
+  resp::Value v;
+  uint64_t node_next = 0;
+  uint64_t next = 0;
+  if (!resp::parseValue(reply, &v) || v.elements.size() != 2 ||
+      std::from_chars(v.elements[0].str.data(), v.elements[0].str.data() + v.elements[0].str.size(),
+                      node_next)
+              .ptr != v.elements[0].str.data() + v.elements[0].str.size() ||
+      !router::nextScanCursor(shard, shards, node_next, &next)) {
+    resp::appendError(*out, "ERR slotproxy: unexpected SCAN reply from a node");
+    return;
+  }
+  resp::appendArrayHeader(*out, 2);
+  resp::appendBulk(*out, std::to_string(next));
+  out->append(v.elements[1].raw);
+}
+
 }  // namespace
 
-void Worker::fanOut(ClientConn& client, std::string_view raw,
-                    std::span<const std::string_view> args, const command::CommandInfo& cmd) {
-  std::vector<uint16_t> slots;  // one slot per primary: the part follows that slot's owner
+std::vector<uint16_t> Worker::firstSlotOfEachPrimary() const {
+  std::vector<uint16_t> slots;
   if (map_) {
     std::vector<bool> seen(map_->nodes().size(), false);
     for (uint32_t s = 0; s < cluster::kSlotCount; ++s) {
@@ -942,6 +969,13 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
       }
     }
   }
+  return slots;
+}
+
+void Worker::fanOut(ClientConn& client, std::string_view raw,
+                    std::span<const std::string_view> args, const command::CommandInfo& cmd) {
+  // One slot per primary: each part follows that slot's owner.
+  const std::vector<uint16_t> slots = firstSlotOfEachPrimary();
   if (slots.empty()) {
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no cluster topology yet"));
     return;
@@ -957,6 +991,46 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
       [&](size_t i, Request* part) {
         part->payload = payload;
         part->slot = slots[i];
+      });
+}
+
+void Worker::scanCommand(ClientConn& client, std::span<const std::string_view> args,
+                         const command::CommandInfo& cmd) {
+  router::ScanCursor cursor;
+  if (!router::parseScanCursor(args[1], &cursor)) {
+    client.enqueueReply(errorFrame("ERR invalid cursor"));
+    return;
+  }
+  const std::vector<uint16_t> slots = firstSlotOfEachPrimary();
+  if (slots.empty()) {
+    client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no cluster topology yet"));
+    return;
+  }
+  if (slots.size() > router::kScanMaxShards) {
+    client.enqueueReply(errorFrame("ERR slotproxy: SCAN supports clusters of up to " +
+                                   std::to_string(router::kScanMaxShards) + " primaries"));
+    return;
+  }
+  if (cursor.shard >= slots.size()) {  // fewer primaries than when the scan began: it is over
+    client.enqueueReply("*2\r\n$1\r\n0\r\n*0\r\n");
+    return;
+  }
+  // The same command for that primary, with its own cursor (options are passed as they are).
+  std::vector<std::string_view> node_args(args.begin(), args.end());
+  const std::string node_cursor = std::to_string(cursor.node_cursor);
+  node_args[1] = node_cursor;
+  std::string payload;
+  resp::appendCommand(payload, node_args);
+  const size_t shard = cursor.shard;
+  const size_t shards = slots.size();
+  sendParts(
+      client, args, cmd, 1,
+      [shard, shards](std::span<const std::string> replies, std::string* out) {
+        rewriteScanReply(replies[0], shard, shards, out);
+      },
+      [&](size_t, Request* part) {
+        part->payload = std::move(payload);
+        part->slot = slots[shard];
       });
 }
 

@@ -102,6 +102,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                           std::span<const std::string_view> args, std::string_view raw);
   // EXEC: sends MULTI, the queued commands and EXEC to the transaction's slot as one request.
   void execTransaction(client::ClientConn& client, const command::CommandInfo& exec);
+  // SCAN over every primary in turn, the shard in the cursor (router/scan.h).
+  void scanCommand(client::ClientConn& client, std::span<const std::string_view> args,
+                   const command::CommandInfo& cmd);
+  // One slot of each primary of the map, in slot order (the order SCAN walks them in).
+  std::vector<uint16_t> firstSlotOfEachPrimary() const;
   void localCommand(client::ClientConn& client, std::span<const std::string_view> args,
                     const command::CommandInfo& cmd);
   void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,

@@ -595,6 +595,43 @@ TEST_F(BasicTest, TransactionsOfConcurrentClientsAreNeverInterleaved) {
   EXPECT_REPLY(total, std::to_string(kRounds * kDepth * (2 * kTxThreads + kPlainThreads)).c_str());
 }
 
+// SCAN walks every primary in turn behind one cursor, and ends with 0 like Redis.
+TEST_F(BasicTest, ScanReturnsEveryKeyOfEveryPrimaryBehindOneCursor) {
+  std::set<std::string> written;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "scan:" + std::to_string(i);
+    redisAppendCommand(conn_.get(), "SET %s v", key.c_str());
+    written.insert(key);
+  }
+  for (int i = 0; i < 300; ++i) {
+    void* reply = nullptr;
+    ASSERT_EQ(redisGetReply(conn_.get(), &reply), REDIS_OK);
+    freeReplyObject(reply);
+  }
+  std::set<int> owners;
+  for (const std::string& key : written) owners.insert(direct_->ownerOf(key));
+  ASSERT_EQ(owners.size(), 3u) << "the keys should spread over every primary";
+
+  std::set<std::string> seen;
+  std::string cursor = "0";
+  int calls = 0;
+  do {
+    ReplyPtr r = proxied({"SCAN", cursor, "MATCH", "scan:*", "COUNT", "40"});
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << describe(r.get());
+    ASSERT_EQ(r->elements, 2u) << describe(r.get());
+    cursor = str(r->element[0]);
+    for (size_t i = 0; i < r->element[1]->elements; ++i)
+      seen.insert(str(r->element[1]->element[i]));
+    ASSERT_LT(++calls, 1000) << "the scan does not end";
+  } while (cursor != "0");
+  EXPECT_EQ(seen, written);
+  EXPECT_GE(calls, 3);  // at least one call per primary
+
+  EXPECT_EQ(describe(proxied({"SCAN", "abc"}).get()), "(error) ERR invalid cursor");
+  EXPECT_EQ(describe(proxied({"SCAN", "1023"}).get()), "[0, []]");  // no shard 1023: over
+}
+
 TEST_F(BasicTest, UnknownCommandAndBadArityGetRedisOwnErrorTexts) {
   const int node = direct_->primaries()[0];
   for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{

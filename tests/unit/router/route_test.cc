@@ -194,7 +194,6 @@ TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
        {std::initializer_list<std::string_view>{"SUBSCRIBE", "ch"},
         {"PSUBSCRIBE", "ch*"},
         {"WATCH", "foo"},
-        {"SCAN", "0"},
         {"WAIT", "1", "0"},
         {"MONITOR"},
         {"ASKING"},
