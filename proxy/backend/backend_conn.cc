@@ -80,6 +80,17 @@ void BackendConn::send(Request* request, bool asking) {
   }
 }
 
+void BackendConn::sendRaw(std::string_view bytes) {
+  if (state_ == State::kIdle) connect(node_->ip(), node_->port());
+  const bool first = out_.empty();
+  out_.append(bytes);
+  if (state_ == State::kIdle) {
+    fail("cannot connect to " + node_->address());
+  } else if (state_ == State::kConnected && first) {
+    events_.wantFlush(*this);
+  }
+}
+
 void BackendConn::flush() {
   if (state_ != State::kConnected || write_active_ || out_.empty()) return;
   const uint64_t now = uv_now(loop_);
@@ -186,6 +197,11 @@ void BackendConn::processInput(std::string_view data, bool from_shared) {
     }
     const std::string_view frame = data.substr(pos, consumed);
     pos += consumed;
+    if (subscriber_) {
+      events_.onPush(*this, frame);
+      if (handle_ != handle) return;  // the callback failed this connection
+      continue;
+    }
     if (fifo_.empty() || fifo_.size() == unsent_) {
       fail("unexpected reply from " + node_->address());
       return;

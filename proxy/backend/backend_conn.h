@@ -27,6 +27,9 @@ class BackendEvents {
   // can go anywhere; `sent` may have reached Redis: their outcome is unknown.
   virtual void onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                         std::string_view reason) = 0;
+  // A frame read on a subscriber connection (setSubscriber): a reply to SUBSCRIBE and friends,
+  // or a published message. In order.
+  virtual void onPush(BackendConn& conn, std::string_view frame) = 0;
   // Bytes are queued: call flush() soon (at the latest after the next non-blocking poll).
   virtual void wantFlush(BackendConn& conn) = 0;
   // `conn` is being destroyed: forget any wantFlush() not yet served.
@@ -52,6 +55,11 @@ class BackendConn {
   // A connection for one blocking command: no request timeout (BLPOP 0 blocks for ever).
   void setBlocking() { blocking_ = true; }
   bool blocking() const { return blocking_; }
+  // A subscribed client's connection (SUBSCRIBE, PSUBSCRIBE): its commands are written as they
+  // come (sendRaw) and every frame read goes to onPush; there is no request FIFO and no timeout.
+  void setSubscriber() { subscriber_ = blocking_ = true; }
+  bool subscriber() const { return subscriber_; }
+  void sendRaw(std::string_view bytes);
   // True when every request in the FIFO has lost its client (or there is none).
   bool abandoned() const;
   // Takes every request out of the FIFO (for a connection about to be destroyed).
@@ -94,6 +102,7 @@ class BackendConn {
   uint32_t connect_timeout_ms_;
   State state_ = State::kIdle;
   bool blocking_ = false;
+  bool subscriber_ = false;
   Handle* handle_ = nullptr;  // the live socket; freed in its close callback
   uint64_t connect_started_ = 0;
 

@@ -53,6 +53,8 @@ class ClientConn {
   // Closes the connection; in-flight requests are orphaned and freed by whoever completes them.
   void close();
   size_t pending() const { return pending_; }
+  // Reply bytes not yet taken by the client.
+  size_t outputSize() const { return outputBytes(); }
   // Replies are gathered while requests sent with them are still unanswered, and nothing calls
   // for the write now (not blocked, not paused by backpressure, not closing, under max_bytes):
   // the handler may hold the write back for the rest of the replies.

@@ -22,9 +22,9 @@ struct Decision {
 constexpr std::string_view kWhyWatch =
     "WATCH needs a backend connection of the client's own from WATCH to EXEC, and slotproxy "
     "shares its backend connections between clients (MULTI/EXEC without WATCH works)";
-constexpr std::string_view kWhySubscribe =
-    "subscriptions need a dedicated backend connection per client, which slotproxy does not "
-    "keep";
+constexpr std::string_view kWhyShardSubscribe =
+    "sharded pub/sub needs a connection to the primary of each shard channel's slot; "
+    "SUBSCRIBE and PSUBSCRIBE work";
 constexpr std::string_view kWhyReplication =
     "replication protocol commands are for Redis nodes talking to each other";
 constexpr std::string_view kWhyAdmin =
@@ -64,6 +64,11 @@ constexpr Decision kDecisions[] = {
     {"exec", Policy::kLocal, Merge::kNone, {}},
     {"discard", Policy::kLocal, Merge::kNone, {}},
     {"unwatch", Policy::kLocal, Merge::kNone, {}},  // +OK: no WATCH can be in force
+    // Pub/sub: a subscribed client gets a node connection of its own (Worker::subscribe).
+    {"subscribe", Policy::kLocal, Merge::kNone, {}},
+    {"psubscribe", Policy::kLocal, Merge::kNone, {}},
+    {"unsubscribe", Policy::kLocal, Merge::kNone, {}},  // not subscribed: answered here
+    {"punsubscribe", Policy::kLocal, Merge::kNone, {}},
 
     // ---- kAnyNode: keyless, and every node answers the same.
     {"command", Policy::kAnyNode, Merge::kNone, {}},  // same command table on every node
@@ -117,13 +122,9 @@ constexpr Decision kDecisions[] = {
     // ---- kUnsupported: optimistic locking (MULTI/EXEC are kLocal above).
     {"watch", Policy::kUnsupported, Merge::kNone, kWhyWatch},  // keyed, but only for MULTI
 
-    // ---- kUnsupported: pub/sub subscriptions and introspection (PUBLISH/SPUBLISH work).
-    {"subscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
-    {"psubscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
-    {"ssubscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
-    {"unsubscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
-    {"punsubscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
-    {"sunsubscribe", Policy::kUnsupported, Merge::kNone, kWhySubscribe},
+    // ---- kUnsupported: sharded subscriptions and pub/sub introspection.
+    {"ssubscribe", Policy::kUnsupported, Merge::kNone, kWhyShardSubscribe},
+    {"sunsubscribe", Policy::kUnsupported, Merge::kNone, kWhyShardSubscribe},
     {"pubsub|channels", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
     {"pubsub|numpat", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
     {"pubsub|numsub", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},

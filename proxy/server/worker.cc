@@ -93,6 +93,8 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
 }
 
 Worker::~Worker() {
+  subscribers_.clear();  // their connections report to nodes_
+  retired_conns_.clear();
   nodes_.clear();  // before flush_backends_, which their connections' destructors edit
   for (Request* r : held_) Request::release(r);
   held_.clear();
@@ -149,6 +151,7 @@ void Worker::onConnection(int status) {
 void Worker::onClientClosed(ClientConn* client) {
   clients_.erase(client);
   if (!transactions_.empty()) transactions_.erase(client->id());
+  if (!subscribers_.empty()) unsubscribeAll(client->id());
   std::erase(withheld_clients_, client);  // (entries of clients flushed since are kept)
   stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -252,6 +255,7 @@ void Worker::onTick() {
     }
   }
   reapBlockingConns();
+  retired_conns_.clear();  // outside their callbacks
   for (BackendNode* node : route_) {
     if (node != nullptr && node->probeDue(now)) probe(node);
   }
@@ -479,7 +483,12 @@ void Worker::dropUnusedNodes() {
   std::unordered_set<BackendNode*> in_map(route_.begin(), route_.end());
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     BackendNode* n = it->second.get();
-    if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_) {
+    const bool subscribed_there =
+        std::any_of(subscribers_.begin(), subscribers_.end(),
+                    [n](const auto& entry) { return entry.second.conn->node() == n; }) ||
+        std::any_of(retired_conns_.begin(), retired_conns_.end(),
+                    [n](const auto& conn) { return conn->node() == n; });
+    if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_ && !subscribed_there) {
       it = nodes_.erase(it);
     } else {
       ++it;
@@ -511,6 +520,7 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
                            std::string_view raw) {
   stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
   const router::Route route = router::route(args, &keys_);
+  if (!subscribers_.empty() && subscribedCommand(client, route, args, raw)) return;
   if (!transactions_.empty() && queueInTransaction(client, route, args, raw)) return;
   switch (route.kind) {
     case router::RouteKind::kError:
@@ -529,7 +539,7 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
         return;
       }
       stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
-      localCommand(client, args, *route.cmd);
+      localCommand(client, args, raw, *route.cmd);
       return;
     case router::RouteKind::kSplit:
       splitCommand(client, args, *route.cmd);
@@ -556,6 +566,83 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
       return;
     }
   }
+}
+
+// ---- pub/sub ----------------------------------------------------------------------------------
+//
+// A client that subscribes gets a node connection of its own (a PUBLISH reaches every node of a
+// cluster, so any primary will do). From then on its commands are relayed to that connection as
+// they come, and every frame read there, replies and published messages alike, is relayed back
+// in order. The client stays in subscribed mode until RESET or until it disconnects; if its node
+// connection fails, the client is disconnected (as Redis would be by its node's death), and its
+// library reconnects and subscribes again.
+
+bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
+                               std::span<const std::string_view> args, std::string_view raw) {
+  const auto it = subscribers_.find(client.id());
+  if (it == subscribers_.end()) return false;
+  const std::string_view name = route.cmd != nullptr ? route.cmd->name : std::string_view();
+  if (name == "quit" || name == "reset") return false;
+  if (name == "subscribe" || name == "psubscribe" || name == "unsubscribe" ||
+      name == "punsubscribe" || name == "ping") {
+    stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
+    std::string encoded;  // an inline command, in RESP
+    if (raw.empty()) {
+      resp::appendCommand(encoded, args);
+      raw = encoded;
+    }
+    it->second.conn->sendRaw(raw);
+    return true;
+  }
+  client.enqueueReply(errorFrame(
+      "ERR Can't execute '" + std::string(name.empty() ? args[0] : name) +
+      "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+      "context"));
+  return true;
+}
+
+void Worker::subscribe(ClientConn& client, std::span<const std::string_view> args,
+                       std::string_view raw) {
+  BackendNode* node = nodeForSlot(anySlot());
+  if (node == nullptr || !node->up()) {
+    client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no reachable node to subscribe on"));
+    return;
+  }
+  Subscriber& sub = subscribers_[client.id()];
+  sub.client = &client;
+  sub.conn =
+      std::make_unique<BackendConn>(loop_, *this, node, reply_limits_, config_.connect_timeout_ms);
+  sub.conn->setSubscriber();
+  std::string encoded;
+  if (raw.empty()) {
+    resp::appendCommand(encoded, args);
+    raw = encoded;
+  }
+  sub.conn->sendRaw(raw);
+}
+
+void Worker::unsubscribeAll(uint64_t client_id) {
+  const auto it = subscribers_.find(client_id);
+  if (it == subscribers_.end()) return;
+  retired_conns_.push_back(std::move(it->second.conn));
+  subscribers_.erase(it);
+}
+
+void Worker::onPush(BackendConn& conn, std::string_view frame) {
+  for (auto& [id, sub] : subscribers_) {
+    if (sub.conn.get() != &conn) continue;
+    // A subscriber that does not read: disconnected once its backlog passes the hard limit, as
+    // Redis does with client-output-buffer-limit pubsub.
+    if (sub.client->outputSize() > config_.client_output_high_watermark * 8) {
+      log::warn("closing subscriber client " + std::to_string(id) +
+                ": it does not read its messages");
+      sub.client->close();
+      return;
+    }
+    sub.client->enqueueReply(frame);
+    return;
+  }
+  // A retired connection: its client is gone or reset.
 }
 
 bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
@@ -815,6 +902,15 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
 
 void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                       std::string_view reason) {
+  if (conn.subscriber()) {
+    for (auto& [id, sub] : subscribers_) {
+      if (sub.conn.get() != &conn) continue;
+      log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
+      sub.client->close();  // onClientClosed retires the connection
+      break;
+    }
+    return;
+  }
   BackendNode* node = conn.node();
   if (!shutting_down_) markNodeDown(node, reason);
   for (Request* r : sent) {
@@ -1037,7 +1133,7 @@ void Worker::scanCommand(ClientConn& client, std::span<const std::string_view> a
 // ---- commands answered by the proxy ------------------------------------------------------------
 
 void Worker::localCommand(ClientConn& client, std::span<const std::string_view> args,
-                          const command::CommandInfo& cmd) {
+                          std::string_view raw, const command::CommandInfo& cmd) {
   std::string out;
   const std::string_view name = cmd.name;
   if (name == "ping") {
@@ -1064,6 +1160,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "reset") {
     client.setName("");
     transactions_.erase(client.id());
+    unsubscribeAll(client.id());
     out = "+RESET\r\n";
   } else if (name == "multi") {
     const router::Transaction::Limits limits{config_.max_multibulk_len,
@@ -1074,6 +1171,22 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "discard") {
     out =
         transactions_.erase(client.id()) != 0 ? "+OK\r\n" : errorFrame("ERR DISCARD without MULTI");
+  } else if (name == "subscribe" || name == "psubscribe") {
+    subscribe(client, args, raw);
+    return;
+  } else if (name == "unsubscribe" || name == "punsubscribe") {
+    // Not subscribed (a subscribed client's go to its node): Redis's answer, count 0.
+    const size_t n = args.size() > 1 ? args.size() - 1 : 1;
+    for (size_t i = 0; i < n; ++i) {
+      resp::appendArrayHeader(out, 3);
+      resp::appendBulk(out, name);
+      if (args.size() > 1) {
+        resp::appendBulk(out, args[i + 1]);
+      } else {
+        resp::appendNullBulk(out);
+      }
+      resp::appendInteger(out, 0);
+    }
   } else if (name == "unwatch") {
     out = "+OK\r\n";  // WATCH is refused, so nothing is ever watched
   } else if (name == "hello") {

@@ -71,6 +71,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                resp::Type type) override;
   void onFailed(backend::BackendConn& conn, std::deque<backend::Request*> unsent,
                 std::deque<backend::Request*> sent, std::string_view reason) override;
+  void onPush(backend::BackendConn& conn, std::string_view frame) override;
   void wantFlush(backend::BackendConn& conn) override;
   void cancelFlush(backend::BackendConn& conn) override;
   void onConnecting(backend::BackendConn&) override {
@@ -102,13 +103,23 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                           std::span<const std::string_view> args, std::string_view raw);
   // EXEC: sends MULTI, the queued commands and EXEC to the transaction's slot as one request.
   void execTransaction(client::ClientConn& client, const command::CommandInfo& exec);
+  // A subscribed client's command: relayed to its node connection, or answered here (QUIT,
+  // RESET: false, run as usual). False if the client is not subscribed.
+  bool subscribedCommand(client::ClientConn& client, const router::Route& route,
+                         std::span<const std::string_view> args, std::string_view raw);
+  // SUBSCRIBE/PSUBSCRIBE from a client that is not subscribed yet: opens its node connection.
+  void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
+                 std::string_view raw);
+  // Ends a client's subscribed mode (RESET, closed client, failed connection). The connection
+  // is freed on the next tick: this may run inside its callbacks.
+  void unsubscribeAll(uint64_t client_id);
   // SCAN over every primary in turn, the shard in the cursor (router/scan.h).
   void scanCommand(client::ClientConn& client, std::span<const std::string_view> args,
                    const command::CommandInfo& cmd);
   // One slot of each primary of the map, in slot order (the order SCAN walks them in).
   std::vector<uint16_t> firstSlotOfEachPrimary() const;
   void localCommand(client::ClientConn& client, std::span<const std::string_view> args,
-                    const command::CommandInfo& cmd);
+                    std::string_view raw, const command::CommandInfo& cmd);
   void splitCommand(client::ClientConn& client, std::span<const std::string_view> args,
                     const command::CommandInfo& cmd);
   // Queues a parent request on `client` with `count` parts, each given its payload and slot by
@@ -167,6 +178,13 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::vector<client::ClientConn*> flushing_clients_;  // scratch of onCheck(), keeps capacity
   std::vector<backend::BackendConn*> flushing_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
+  // Subscribed clients by client id, each with its node connection (frames go to `client`).
+  struct Subscriber {
+    client::ClientConn* client = nullptr;
+    std::unique_ptr<backend::BackendConn> conn;
+  };
+  std::unordered_map<uint64_t, Subscriber> subscribers_;
+  std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick
   // Open transactions (between MULTI and EXEC/DISCARD) by client id.
   std::unordered_map<uint64_t, router::Transaction> transactions_;
   uint32_t any_counter_ = 0;

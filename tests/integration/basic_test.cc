@@ -481,7 +481,7 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"WATCH", "k"}, "WATCH"},
-      {{"SUBSCRIBE", "news"}, "SUBSCRIBE"},
+      {{"SSUBSCRIBE", "news"}, "SSUBSCRIBE"},
       {{"WAIT", "1", "0"}, "WAIT"},
       {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
   };
@@ -593,6 +593,69 @@ TEST_F(BasicTest, TransactionsOfConcurrentClientsAreNeverInterleaved) {
   EXPECT_EQ(interleaved.load(), 0);
   ReplyPtr total = direct_->onOwner(key, {"GET", key});
   EXPECT_REPLY(total, std::to_string(kRounds * kDepth * (2 * kTxThreads + kPlainThreads)).c_str());
+}
+
+// SUBSCRIBE/PSUBSCRIBE: the subscribed client gets a node connection of its own, and every
+// PUBLISH, through the proxy or straight to any node, reaches it; RESET brings it back to
+// ordinary commands, and closing it ends its subscription on the node.
+TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereUntilResetOrClose) {
+  const std::string channel = "news:subscribe-test";
+  auto numsub = [&] {  // subscribers of `channel` over every node
+    long long n = 0;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      ContextPtr node(cluster_->connectNode(i));
+      ReplyPtr r = node ? command(node.get(), {"PUBSUB", "NUMSUB", channel}) : nullptr;
+      if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        n += r->element[1]->integer;
+      }
+    }
+    return n;
+  };
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
+            "[subscribe, " + channel + ", (integer) 1]");
+  EXPECT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", "news:*"}).get()),
+            "[psubscribe, news:*, (integer) 2]");
+  EXPECT_EQ(numsub(), 1);
+
+  ReplyPtr published = proxied({"PUBLISH", channel, "through the proxy"});
+  ASSERT_NE(published, nullptr);
+  ContextPtr node(cluster_->connectNode(cluster_->size() - 1));  // a replica
+  ASSERT_NE(node, nullptr);
+  ASSERT_NE(command(node.get(), {"PUBLISH", channel, "straight to a node"}), nullptr);
+  std::vector<std::string> got;
+  for (int i = 0; i < 4; ++i) {
+    void* reply = nullptr;
+    ASSERT_EQ(redisGetReply(sub.get(), &reply), REDIS_OK) << sub->errstr;
+    ReplyPtr r(static_cast<redisReply*>(reply));
+    got.push_back(describe(r.get()));
+  }
+  std::sort(got.begin(), got.end());  // message and pmessage of one PUBLISH may come either way
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"[message, " + channel + ", straight to a node]",
+                                      "[message, " + channel + ", through the proxy]",
+                                      "[pmessage, news:*, " + channel + ", straight to a node]",
+                                      "[pmessage, news:*, " + channel + ", through the proxy]"}));
+
+  // Subscribed mode, as in Redis: only pub/sub commands, PING, QUIT and RESET.
+  EXPECT_EQ(describe(command(sub.get(), {"GET", "k"}).get()),
+            "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+            "/ RESET are allowed in this context");
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  EXPECT_EQ(describe(command(sub.get(), {"RESET"}).get()), "RESET");
+  EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
+  EXPECT_REPLY(command(sub.get(), {"SET", "{sub}k", "v"}), "OK");
+  EXPECT_REPLY(command(sub.get(), {"GET", "{sub}k"}), "v");
+
+  // Not subscribed: UNSUBSCRIBE answers like Redis. Subscribed, then gone: the node forgets it.
+  EXPECT_EQ(describe(command(sub.get(), {"UNSUBSCRIBE", "a"}).get()),
+            "[unsubscribe, a, (integer) 0]");
+  EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
+            "[subscribe, " + channel + ", (integer) 1]");
+  EXPECT_TRUE(waitFor([&] { return numsub() == 1; }, 5000));
+  sub.reset();
+  EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
 }
 
 // SCAN walks every primary in turn behind one cursor, and ends with 0 like Redis.

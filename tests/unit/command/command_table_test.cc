@@ -508,7 +508,11 @@ TEST(CommandPolicy, Local) {
                     {"multi"},
                     {"exec"},
                     {"discard"},
-                    {"unwatch"}}) {
+                    {"unwatch"},
+                    {"subscribe"},
+                    {"psubscribe"},
+                    {"unsubscribe"},
+                    {"punsubscribe"}}) {
     EXPECT_EQ(policyOf(args), Policy::kLocal) << *args.begin();
   }
 }
@@ -549,10 +553,8 @@ TEST(CommandPolicy, AllPrimariesWithMerge) {
 
 TEST(CommandPolicy, Unsupported) {
   for (auto args : {std::initializer_list<std::string_view>{"watch"},
-                    {"subscribe"},
-                    {"psubscribe"},
                     {"ssubscribe"},
-                    {"unsubscribe"},
+                    {"sunsubscribe"},
                     {"monitor"},
                     {"sync"},
                     {"psync"},
