@@ -215,6 +215,65 @@ TEST_F(FakeUpstreamTest, TransactionIsSentAsOneBlockAndMovesWholeOnMoved) {
   EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 2);
 }
 
+std::string subscribeReply(std::string_view channel) {
+  return "*3\r\n$9\r\nsubscribe\r\n" + bulk(channel) + ":1\r\n";
+}
+
+// A subscriber's node connection that dies takes the client with it, as the node's own death
+// would: its library reconnects and subscribes again. Other clients go on.
+TEST_F(FakeUpstreamTest, SubscriberIsDisconnectedWhenItsNodeConnectionDies) {
+  const auto handler = [](const FakeRedis::Command& c) {
+    FakeReply r = FakeReply::of(c.args[0] == "SUBSCRIBE" ? subscribeReply(c.args[1]) : "+OK\r\n");
+    r.close = c.args[0] == "SUBSCRIBE";
+    return r;
+  };
+  a_->setHandler(handler);
+  b_->setHandler(handler);
+  std::string error;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"SUBSCRIBE", "ch"}), kTimeoutMs, &error)) << error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[subscribe, ch, (integer) 1]");
+  EXPECT_TRUE(client_->closedWithin(kTimeoutMs));
+
+  a_->setHandler(nullptr);
+  b_->setHandler(nullptr);
+  auto other = RespClient::connect(proxy_->address(), &error);
+  ASSERT_NE(other, nullptr) << error;
+  const std::string key = keyBetween(0, kSplit - 1, "after-sub:");
+  ReplyPtr r = other->call({"GET", key}, &error, kTimeoutMs);
+  EXPECT_TRUE(replyIs(r.get(), "A:" + key)) << describe(r.get()) << error;
+}
+
+// A subscriber that does not read its messages is disconnected once its backlog in the proxy
+// passes 8 times client-output-high-watermark, as Redis cuts off slow pub/sub clients.
+TEST_F(FakeUpstreamTest, SubscriberThatDoesNotReadIsCutOff) {
+  ProxyProcess proxy(
+      netIp(kProxyHost + 1), 6379,
+      {"--client-output-high-watermark", "64kb", "--client-output-low-watermark", "16kb"});
+  std::string error;
+  ASSERT_TRUE(proxy.start({a_->address(), b_->address()}, &error)) << error;
+  std::string flood;  // 40 MB of messages: more than the kernel's socket buffers hold
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n" + bulk(std::string(4096, 'm'));
+  while (flood.size() < (40u << 20)) flood += message;
+  const auto handler = [&flood](const FakeRedis::Command& c) {
+    return FakeReply::of(c.args[0] == "SUBSCRIBE" ? subscribeReply(c.args[1]) + flood : "+OK\r\n");
+  };
+  a_->setHandler(handler);
+  b_->setHandler(handler);
+  auto slow = RespClient::connect(proxy.address(), &error);
+  ASSERT_NE(slow, nullptr) << error;
+  ASSERT_TRUE(slow->sendAll(encodeCommand({"SUBSCRIBE", "ch"}), kTimeoutMs, &error)) << error;
+  EXPECT_TRUE(
+      waitFor([&] { return tailFile(proxy.log(), 5).find("does not read") != std::string::npos; },
+              kTimeoutMs))
+      << tailFile(proxy.log(), 10);
+  EXPECT_TRUE(slow->closedWithin(kTimeoutMs));  // after the bytes already on their way
+  EXPECT_TRUE(proxy.running());
+  a_->setHandler(nullptr);  // the handlers refer to `flood`
+  b_->setHandler(nullptr);
+}
+
 // Queue-time errors abort the transaction without sending anything, as Redis does.
 TEST_F(FakeUpstreamTest, RefusedCommandInsideMultiAbortsExecAndNothingIsSent) {
   const std::string key_a = keyBetween(0, kSplit - 1, "txa:");
