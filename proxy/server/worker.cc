@@ -571,33 +571,33 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // ---- pub/sub ----------------------------------------------------------------------------------
 //
 // A client that subscribes gets a node connection of its own (a PUBLISH reaches every node of a
-// cluster, so any primary will do). From then on its commands are relayed to that connection as
-// they come, and every frame read there, replies and published messages alike, is relayed back
-// in order. The client stays in subscribed mode until RESET or until it disconnects; if its node
-// connection fails, the client is disconnected (as Redis would be by its node's death), and its
-// library reconnects and subscribes again.
+// cluster, so any primary will do). While it is subscribed, all its commands (QUIT aside) go to
+// that connection as they come, so Redis answers them, errors included, in order; every frame
+// read there, replies and published messages alike, is relayed back in order. When its last
+// channel and pattern are gone (UNSUBSCRIBE, PUNSUBSCRIBE, RESET), its later commands wait until
+// the node has answered, then run as usual. If the node connection fails, the client is
+// disconnected, as the node's death would disconnect it; its library reconnects and subscribes
+// again.
 
 bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                std::span<const std::string_view> args, std::string_view raw) {
   const auto it = subscribers_.find(client.id());
   if (it == subscribers_.end()) return false;
-  const std::string_view name = route.cmd != nullptr ? route.cmd->name : std::string_view();
-  if (name == "quit" || name == "reset") return false;
-  if (name == "subscribe" || name == "psubscribe" || name == "unsubscribe" ||
-      name == "punsubscribe" || name == "ping") {
+  if (route.cmd != nullptr) {
+    if (route.cmd->name == "quit") return false;
+    if (route.cmd->name == "reset") client.setName("");  // the node answers +RESET
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
-    std::string encoded;  // an inline command, in RESP
-    if (raw.empty()) {
-      resp::appendCommand(encoded, args);
-      raw = encoded;
-    }
-    it->second.conn->sendRaw(raw);
-    return true;
   }
-  client.enqueueReply(errorFrame(
-      "ERR Can't execute '" + std::string(name.empty() ? args[0] : name) +
-      "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
-      "context"));
+  std::string encoded;  // an inline command, in RESP
+  if (raw.empty()) {
+    resp::appendCommand(encoded, args);
+    raw = encoded;
+  }
+  Subscriber& sub = it->second;
+  sub.state.sent(args);
+  sub.conn->sendRaw(raw);
+  // Leaving subscribed mode: the next commands wait for the node's answers (see onPush).
+  if (sub.state.leaving()) client.block();
   return true;
 }
 
@@ -618,6 +618,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
     resp::appendCommand(encoded, args);
     raw = encoded;
   }
+  sub.state.sent(args);
   sub.conn->sendRaw(raw);
 }
 
@@ -640,9 +641,15 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
       return;
     }
     sub.client->enqueueReply(frame);
+    if (sub.state.received(frame) && sub.state.done()) {
+      // Out of subscribed mode: back to routing by slot, starting with what waited.
+      ClientConn* client = sub.client;
+      unsubscribeAll(id);
+      client->unblock();
+    }
     return;
   }
-  // A retired connection: its client is gone or reset.
+  // A retired connection: its client is gone.
 }
 
 bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
@@ -1160,7 +1167,6 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "reset") {
     client.setName("");
     transactions_.erase(client.id());
-    unsubscribeAll(client.id());
     out = "+RESET\r\n";
   } else if (name == "multi") {
     const router::Transaction::Limits limits{config_.max_multibulk_len,

@@ -21,6 +21,7 @@
 #include "proxy/command/command_table.h"
 #include "proxy/resp/limits.h"
 #include "proxy/router/router.h"
+#include "proxy/router/subscription.h"
 #include "proxy/router/transaction.h"
 #include "proxy/server/refresher.h"
 #include "proxy/server/stats.h"
@@ -103,14 +104,14 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                           std::span<const std::string_view> args, std::string_view raw);
   // EXEC: sends MULTI, the queued commands and EXEC to the transaction's slot as one request.
   void execTransaction(client::ClientConn& client, const command::CommandInfo& exec);
-  // A subscribed client's command: relayed to its node connection, or answered here (QUIT,
-  // RESET: false, run as usual). False if the client is not subscribed.
+  // A subscribed client's command: relayed to its node connection (false for QUIT, which runs
+  // as usual, and if the client is not subscribed).
   bool subscribedCommand(client::ClientConn& client, const router::Route& route,
                          std::span<const std::string_view> args, std::string_view raw);
   // SUBSCRIBE/PSUBSCRIBE from a client that is not subscribed yet: opens its node connection.
   void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
                  std::string_view raw);
-  // Ends a client's subscribed mode (RESET, closed client, failed connection). The connection
+  // Ends a client's subscribed mode (left, closed client, failed connection). The connection
   // is freed on the next tick: this may run inside its callbacks.
   void unsubscribeAll(uint64_t client_id);
   // SCAN over every primary in turn, the shard in the cursor (router/scan.h).
@@ -182,6 +183,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   struct Subscriber {
     client::ClientConn* client = nullptr;
     std::unique_ptr<backend::BackendConn> conn;
+    router::Subscription state;  // tells when the client has left subscribed mode
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick

@@ -596,9 +596,9 @@ TEST_F(BasicTest, TransactionsOfConcurrentClientsAreNeverInterleaved) {
 }
 
 // SUBSCRIBE/PSUBSCRIBE: the subscribed client gets a node connection of its own, and every
-// PUBLISH, through the proxy or straight to any node, reaches it; RESET brings it back to
-// ordinary commands, and closing it ends its subscription on the node.
-TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereUntilResetOrClose) {
+// PUBLISH, through the proxy or straight to any node, reaches it. Unsubscribing from everything
+// or RESET brings it back to ordinary commands; closing it ends its subscription on the node.
+TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsInRedis) {
   const std::string channel = "news:subscribe-test";
   auto numsub = [&] {  // subscribers of `channel` over every node
     long long n = 0;
@@ -643,14 +643,33 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereUntilResetOrClose) {
             "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
             "/ RESET are allowed in this context");
   EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
-  EXPECT_EQ(describe(command(sub.get(), {"RESET"}).get()), "RESET");
-  EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
-  EXPECT_REPLY(command(sub.get(), {"SET", "{sub}k", "v"}), "OK");
-  EXPECT_REPLY(command(sub.get(), {"GET", "{sub}k"}), "v");
 
-  // Not subscribed: UNSUBSCRIBE answers like Redis. Subscribed, then gone: the node forgets it.
+  // Unsubscribing from everything leaves subscribed mode, as in Redis: the commands pipelined
+  // right behind the UNSUBSCRIBEs run as usual, routed by slot, after their replies.
+  ASSERT_EQ(redisAppendCommand(sub.get(), "UNSUBSCRIBE"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "PUNSUBSCRIBE"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SET {sub}k v"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "GET {sub}k"), REDIS_OK);
+  std::vector<std::string> left;
+  for (int i = 0; i < 4; ++i) {
+    void* reply = nullptr;
+    ASSERT_EQ(redisGetReply(sub.get(), &reply), REDIS_OK) << sub->errstr;
+    ReplyPtr r(static_cast<redisReply*>(reply));
+    left.push_back(describe(r.get()));
+  }
+  EXPECT_EQ(left, (std::vector<std::string>{"[unsubscribe, " + channel + ", (integer) 1]",
+                                            "[punsubscribe, news:*, (integer) 0]", "OK", "v"}));
+  EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
+
+  // Not subscribed: UNSUBSCRIBE answers like Redis. RESET leaves subscribed mode too. And once
+  // a subscribed client is gone, the node forgets it.
   EXPECT_EQ(describe(command(sub.get(), {"UNSUBSCRIBE", "a"}).get()),
             "[unsubscribe, a, (integer) 0]");
+  EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
+            "[subscribe, " + channel + ", (integer) 1]");
+  EXPECT_EQ(describe(command(sub.get(), {"RESET"}).get()), "RESET");
+  EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
+  EXPECT_REPLY(command(sub.get(), {"GET", "{sub}k"}), "v");
   EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
             "[subscribe, " + channel + ", (integer) 1]");
   EXPECT_TRUE(waitFor([&] { return numsub() == 1; }, 5000));
