@@ -68,6 +68,15 @@ bool notExecutedHere(std::string_view frame) {
   return router::parseRedirect(message, &redirect) || tryAgainError(message);
 }
 
+// The command as RESP: `raw` as the client sent it, or for an inline command (raw empty) its
+// arguments encoded into *storage.
+std::string_view asResp(std::span<const std::string_view> args, std::string_view raw,
+                        std::string* storage) {
+  if (!raw.empty()) return raw;
+  resp::appendCommand(*storage, args);
+  return *storage;
+}
+
 std::string nodeKey(const std::string& id, const std::string& ip, uint16_t port) {
   if (!id.empty()) return id;
   return "@" + ip + ":" + std::to_string(port);
@@ -588,14 +597,10 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     if (route.cmd->name == "reset") client.setName("");  // the node answers +RESET
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
-  std::string encoded;  // an inline command, in RESP
-  if (raw.empty()) {
-    resp::appendCommand(encoded, args);
-    raw = encoded;
-  }
+  std::string encoded;
   Subscriber& sub = it->second;
   sub.state.sent(args);
-  sub.conn->sendRaw(raw);
+  sub.conn->sendRaw(asResp(args, raw, &encoded));
   // Leaving subscribed mode: the next commands wait for the node's answers (see onPush).
   if (sub.state.leaving()) client.block();
   return true;
@@ -614,12 +619,8 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
       std::make_unique<BackendConn>(loop_, *this, node, reply_limits_, config_.connect_timeout_ms);
   sub.conn->setSubscriber();
   std::string encoded;
-  if (raw.empty()) {
-    resp::appendCommand(encoded, args);
-    raw = encoded;
-  }
   sub.state.sent(args);
-  sub.conn->sendRaw(raw);
+  sub.conn->sendRaw(asResp(args, raw, &encoded));
 }
 
 void Worker::unsubscribeAll(uint64_t client_id) {
