@@ -613,6 +613,20 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   };
   ContextPtr sub(proxy_->connect());
   ASSERT_NE(sub, nullptr);
+  // The subscriber's next n frames (replies or messages), as text.
+  auto nextFrames = [&](int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      void* reply = nullptr;
+      if (redisGetReply(sub.get(), &reply) != REDIS_OK) {
+        out.push_back(std::string("(read failed: ") + sub->errstr + ")");
+        break;
+      }
+      ReplyPtr r(static_cast<redisReply*>(reply));
+      out.push_back(describe(r.get()));
+    }
+    return out;
+  };
   EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
             "[subscribe, " + channel + ", (integer) 1]");
   EXPECT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", "news:*"}).get()),
@@ -624,13 +638,7 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   ContextPtr node(cluster_->connectNode(cluster_->size() - 1));  // a replica
   ASSERT_NE(node, nullptr);
   ASSERT_NE(command(node.get(), {"PUBLISH", channel, "straight to a node"}), nullptr);
-  std::vector<std::string> got;
-  for (int i = 0; i < 4; ++i) {
-    void* reply = nullptr;
-    ASSERT_EQ(redisGetReply(sub.get(), &reply), REDIS_OK) << sub->errstr;
-    ReplyPtr r(static_cast<redisReply*>(reply));
-    got.push_back(describe(r.get()));
-  }
+  std::vector<std::string> got = nextFrames(4);
   std::sort(got.begin(), got.end());  // message and pmessage of one PUBLISH may come either way
   EXPECT_EQ(got,
             (std::vector<std::string>{"[message, " + channel + ", straight to a node]",
@@ -650,15 +658,9 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   ASSERT_EQ(redisAppendCommand(sub.get(), "PUNSUBSCRIBE"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SET {sub}k v"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "GET {sub}k"), REDIS_OK);
-  std::vector<std::string> left;
-  for (int i = 0; i < 4; ++i) {
-    void* reply = nullptr;
-    ASSERT_EQ(redisGetReply(sub.get(), &reply), REDIS_OK) << sub->errstr;
-    ReplyPtr r(static_cast<redisReply*>(reply));
-    left.push_back(describe(r.get()));
-  }
-  EXPECT_EQ(left, (std::vector<std::string>{"[unsubscribe, " + channel + ", (integer) 1]",
-                                            "[punsubscribe, news:*, (integer) 0]", "OK", "v"}));
+  EXPECT_EQ(nextFrames(4),
+            (std::vector<std::string>{"[unsubscribe, " + channel + ", (integer) 1]",
+                                      "[punsubscribe, news:*, (integer) 0]", "OK", "v"}));
   EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
 
   // Not subscribed: UNSUBSCRIBE answers like Redis. RESET leaves subscribed mode too. And once
