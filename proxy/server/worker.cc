@@ -102,6 +102,7 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
 }
 
 Worker::~Worker() {
+  subscriber_of_conn_.clear();
   subscribers_.clear();  // their connections report to nodes_
   retired_conns_.clear();
   nodes_.clear();  // before flush_backends_, which their connections' destructors edit
@@ -618,6 +619,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   sub.conn =
       std::make_unique<BackendConn>(loop_, *this, node, reply_limits_, config_.connect_timeout_ms);
   sub.conn->setSubscriber();
+  subscriber_of_conn_[sub.conn.get()] = client.id();
   std::string encoded;
   sub.state.sent(args);
   sub.conn->sendRaw(asResp(args, raw, &encoded));
@@ -626,31 +628,31 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
 void Worker::unsubscribeAll(uint64_t client_id) {
   const auto it = subscribers_.find(client_id);
   if (it == subscribers_.end()) return;
+  subscriber_of_conn_.erase(it->second.conn.get());
   retired_conns_.push_back(std::move(it->second.conn));
   subscribers_.erase(it);
 }
 
 void Worker::onPush(BackendConn& conn, std::string_view frame) {
-  for (auto& [id, sub] : subscribers_) {
-    if (sub.conn.get() != &conn) continue;
-    // A subscriber that does not read: disconnected once its backlog passes the hard limit, as
-    // Redis does with client-output-buffer-limit pubsub.
-    if (sub.client->outputSize() > config_.client_output_high_watermark * 8) {
-      log::warn("closing subscriber client " + std::to_string(id) +
-                ": it does not read its messages");
-      sub.client->close();
-      return;
-    }
-    sub.client->enqueueReply(frame);
-    if (sub.state.received(frame) && sub.state.done()) {
-      // Out of subscribed mode: back to routing by slot, starting with what waited.
-      ClientConn* client = sub.client;
-      unsubscribeAll(id);
-      client->unblock();
-    }
+  const auto owner = subscriber_of_conn_.find(&conn);
+  if (owner == subscriber_of_conn_.end()) return;  // a retired connection: its client is gone
+  const uint64_t id = owner->second;
+  Subscriber& sub = subscribers_.at(id);
+  // A subscriber that does not read: disconnected once its backlog passes the hard limit, as
+  // Redis does with client-output-buffer-limit pubsub.
+  if (sub.client->outputSize() > config_.client_output_high_watermark * 8) {
+    log::warn("closing subscriber client " + std::to_string(id) +
+              ": it does not read its messages");
+    sub.client->close();
     return;
   }
-  // A retired connection: its client is gone.
+  sub.client->enqueueReply(frame);
+  if (sub.state.received(frame) && sub.state.done()) {
+    // Out of subscribed mode: back to routing by slot, starting with what waited.
+    ClientConn* client = sub.client;
+    unsubscribeAll(id);
+    client->unblock();
+  }
 }
 
 bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
@@ -911,11 +913,11 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
 void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                       std::string_view reason) {
   if (conn.subscriber()) {
-    for (auto& [id, sub] : subscribers_) {
-      if (sub.conn.get() != &conn) continue;
+    const auto owner = subscriber_of_conn_.find(&conn);
+    if (owner != subscriber_of_conn_.end()) {
+      const uint64_t id = owner->second;
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
-      sub.client->close();  // onClientClosed retires the connection
-      break;
+      subscribers_.at(id).client->close();  // onClientClosed retires the connection
     }
     return;
   }

@@ -186,6 +186,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     router::Subscription state;  // tells when the client has left subscribed mode
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
+  std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids
   std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick
   // Open transactions (between MULTI and EXEC/DISCARD) by client id.
   std::unordered_map<uint64_t, router::Transaction> transactions_;
