@@ -1299,6 +1299,9 @@ void Worker::shutdown() {
   withhold_timer_ = nullptr;
   withheld_clients_.clear();
   for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) c->close();
+  subscriber_of_conn_.clear();
+  subscribers_.clear();  // (emptied by the closes above) before the nodes their connections use
+  retired_conns_.clear();
   for (auto& [key, node] : nodes_) node->failAll("proxy shutting down");
   nodes_.clear();
   route_.clear();

@@ -1,6 +1,6 @@
 // The slotproxy binary's life cycle against a real cluster on 127.0.17.0/24: `check` verdicts,
-// SIGTERM draining in-flight requests, worker threads' scheduler slice, exit codes of bad
-// configurations.
+// SIGTERM draining in-flight requests (and subscribed clients), worker threads' scheduler slice,
+// exit codes of bad configurations.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -141,6 +141,24 @@ TEST_F(LifecycleTest, SigtermDrainsInFlightRequestsThenExitsZero) {
   EXPECT_TRUE(replyIs(reply, "v1")) << describe(reply, c.get());
   stopper.join();
   EXPECT_EQ(exit_code, 0) << tailFile(proxy.log(), 20);
+}
+
+// Subscribed clients hold node connections of their own; a SIGTERM with one subscribed and one
+// just out of subscribed mode (its connection not freed yet) still ends cleanly.
+TEST_F(LifecycleTest, SigtermWithSubscribedClientsExitsZero) {
+  ProxyProcess proxy("127.0.17.104", 6379);
+  std::string error;
+  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+  ContextPtr subscribed(proxy.connect());
+  ContextPtr reset(proxy.connect());
+  ASSERT_NE(subscribed, nullptr);
+  ASSERT_NE(reset, nullptr);
+  EXPECT_EQ(describe(command(subscribed.get(), {"SUBSCRIBE", "ch"}).get()),
+            "[subscribe, ch, (integer) 1]");
+  EXPECT_EQ(describe(command(reset.get(), {"SUBSCRIBE", "ch"}).get()),
+            "[subscribe, ch, (integer) 1]");
+  EXPECT_EQ(describe(command(reset.get(), {"RESET"}).get()), "RESET");
+  EXPECT_EQ(proxy.stopGracefully(), 0) << tailFile(proxy.log(), 20);
 }
 
 TEST_F(LifecycleTest, PostRefreshTriggersAManualRefresh) {
