@@ -4,10 +4,14 @@
 
 namespace slotproxy::router {
 
+bool parseCursor(std::string_view text, uint64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+}
+
 bool parseScanCursor(std::string_view text, ScanCursor* out) {
   uint64_t cursor = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), cursor);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
+  if (!parseCursor(text, &cursor)) return false;
   out->shard = static_cast<size_t>(cursor & (kScanMaxShards - 1));
   out->node_cursor = cursor >> kScanShardBits;
   return true;

@@ -26,8 +26,11 @@ struct ScanCursor {
   uint64_t node_cursor = 0;  // that primary's own SCAN cursor
 };
 
-// Parses the client's cursor (a decimal unsigned 64-bit integer, as Redis takes it). False on
-// anything else: Redis answers "ERR invalid cursor".
+// A cursor as Redis writes and takes it: a decimal unsigned 64-bit integer and nothing else.
+bool parseCursor(std::string_view text, uint64_t* out);
+
+// Parses the client's cursor (parseCursor). False on anything else: Redis answers
+// "ERR invalid cursor".
 bool parseScanCursor(std::string_view text, ScanCursor* out);
 
 // The cursor for the client after shard `shard` of `shards` answered `node_next`: the same shard

@@ -598,10 +598,8 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     if (route.cmd->name == "reset") client.setName("");  // the node answers +RESET
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
-  std::string encoded;
   Subscriber& sub = it->second;
-  sub.state.sent(args);
-  sub.conn->sendRaw(asResp(args, raw, &encoded));
+  sendToSubscriber(sub, args, raw);
   // Leaving subscribed mode: the next commands wait for the node's answers (see onPush).
   if (sub.state.leaving()) client.block();
   return true;
@@ -620,6 +618,11 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
       std::make_unique<BackendConn>(loop_, *this, node, reply_limits_, config_.connect_timeout_ms);
   sub.conn->setSubscriber();
   subscriber_of_conn_[sub.conn.get()] = client.id();
+  sendToSubscriber(sub, args, raw);
+}
+
+void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
+                              std::string_view raw) {
   std::string encoded;
   sub.state.sent(args);
   sub.conn->sendRaw(asResp(args, raw, &encoded));
@@ -1049,9 +1052,7 @@ void rewriteScanReply(std::string_view reply, size_t shard, size_t shards, std::
   uint64_t node_next = 0;
   uint64_t next = 0;
   if (!resp::parseValue(reply, &v) || v.elements.size() != 2 ||
-      std::from_chars(v.elements[0].str.data(), v.elements[0].str.data() + v.elements[0].str.size(),
-                      node_next)
-              .ptr != v.elements[0].str.data() + v.elements[0].str.size() ||
+      !router::parseCursor(v.elements[0].str, &node_next) ||
       !router::nextScanCursor(shard, shards, node_next, &next)) {
     resp::appendError(*out, "ERR slotproxy: unexpected SCAN reply from a node");
     return;

@@ -111,6 +111,10 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // SUBSCRIBE/PSUBSCRIBE from a client that is not subscribed yet: opens its node connection.
   void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
                  std::string_view raw);
+  struct Subscriber;
+  // Sends a subscribed client's command to its node connection, noting it in its state.
+  void sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
+                        std::string_view raw);
   // Ends a client's subscribed mode (left, closed client, failed connection). The connection
   // is freed on the next tick: this may run inside its callbacks.
   void unsubscribeAll(uint64_t client_id);
