@@ -54,7 +54,7 @@ class ClientConn {
   void close();
   size_t pending() const { return pending_; }
   // Reply bytes not yet taken by the client.
-  size_t outputSize() const { return outputBytes(); }
+  size_t outputBytes() const { return out_.size() + writing_.size(); }
   // Replies are gathered while requests sent with them are still unanswered, and nothing calls
   // for the write now (not blocked, not paused by backpressure, not closing, under max_bytes):
   // the handler may hold the write back for the rest of the replies.
@@ -71,7 +71,6 @@ class ClientConn {
   void popDone();
   void wantFlush();
   void updateReading();
-  size_t outputBytes() const { return out_.size() + writing_.size(); }
 
   ClientHandler& handler_;
   uint64_t id_;

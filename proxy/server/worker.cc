@@ -643,7 +643,7 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
   Subscriber& sub = subscribers_.at(id);
   // A subscriber that does not read: disconnected once its backlog passes the hard limit, as
   // Redis does with client-output-buffer-limit pubsub.
-  if (sub.client->outputSize() > config_.client_output_high_watermark * 8) {
+  if (sub.client->outputBytes() > config_.client_output_high_watermark * 8) {
     log::warn("closing subscriber client " + std::to_string(id) +
               ": it does not read its messages");
     sub.client->close();
