@@ -64,8 +64,7 @@ void BackendConn::send(Request* request, bool asking) {
   if (state_ == State::kIdle) connect(node_->ip(), node_->port());
   request->sent_ms = 0;
   // Replies that come before the request's own: ASKING's, and a transaction's MULTI and QUEUED.
-  const size_t ahead =
-      (asking ? 1 : 0) + (request->tx_commands != 0 ? request->tx_commands + 1 : 0);
+  const size_t ahead = (asking ? 1 : 0) + (request->tx ? request->tx_commands + 1 : 0);
   if (ahead != 0) {
     if (asking) out_.append(kAsking);
     fifo_.insert(fifo_.end(), ahead, nullptr);

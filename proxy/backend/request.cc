@@ -55,7 +55,9 @@ void Request::release(Request* r) {
   r->close_after = false;
   r->error_kind = 0xFF;
   r->ask_target = nullptr;
+  r->tx = false;
   r->tx_commands = 0;
+  r->watched = false;
   r->ahead_error.clear();
   tls_free.items.push_back(r);
 }

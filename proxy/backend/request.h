@@ -52,11 +52,15 @@ struct Request {
   bool close_after = false;   // QUIT / protocol error: close the client after this reply
   uint8_t error_kind = 0xFF;  // server::ErrorKind of an error the proxy answered with
   BackendNode* ask_target = nullptr;  // ASK redirect: send once, with ASKING, to this node
-  // A transaction (MULTI, tx_commands commands, EXEC in `payload`): the replies before EXEC's
-  // are consumed by the connection; the first error among them is kept in `ahead_error` (a
-  // MOVED there explains EXEC's EXECABORT).
+  // A transaction (`tx`: MULTI, tx_commands commands, EXEC in `payload`): the replies before
+  // EXEC's are consumed by the connection; the first error among them is kept in `ahead_error`
+  // (a MOVED there explains EXEC's EXECABORT).
+  bool tx = false;
   uint32_t tx_commands = 0;
   std::string ahead_error;
+  // Travels on its client's WATCH connection (Worker::dispatchWatched): a WATCH, or the EXEC
+  // (`tx`) of a transaction that follows one.
+  bool watched = false;
 };
 
 // The bookkeeping of a request split over several slots (MGET/MSET/DEL...) or fanned out to every

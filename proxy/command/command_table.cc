@@ -19,9 +19,6 @@ struct Decision {
   std::string_view reason;
 };
 
-constexpr std::string_view kWhyWatch =
-    "WATCH needs a backend connection of the client's own from WATCH to EXEC, and slotproxy "
-    "shares its backend connections between clients (MULTI/EXEC without WATCH works)";
 constexpr std::string_view kWhyShardSubscribe =
     "sharded pub/sub needs a connection to the primary of each shard channel's slot; "
     "SUBSCRIBE and PSUBSCRIBE work";
@@ -63,7 +60,9 @@ constexpr Decision kDecisions[] = {
     {"multi", Policy::kLocal, Merge::kNone, {}},
     {"exec", Policy::kLocal, Merge::kNone, {}},
     {"discard", Policy::kLocal, Merge::kNone, {}},
-    {"unwatch", Policy::kLocal, Merge::kNone, {}},  // +OK: no WATCH can be in force
+    // WATCH gives the client a node connection of its own until EXEC (Worker::watchCommand).
+    {"watch", Policy::kLocal, Merge::kNone, {}},
+    {"unwatch", Policy::kLocal, Merge::kNone, {}},
     // Pub/sub: a subscribed client gets a node connection of its own (Worker::subscribe).
     {"subscribe", Policy::kLocal, Merge::kNone, {}},
     {"psubscribe", Policy::kLocal, Merge::kNone, {}},
@@ -118,9 +117,6 @@ constexpr Decision kDecisions[] = {
     {"function|delete", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|restore", Policy::kAllPrimaries, Merge::kAllOk, {}},
-
-    // ---- kUnsupported: optimistic locking (MULTI/EXEC are kLocal above).
-    {"watch", Policy::kUnsupported, Merge::kNone, kWhyWatch},  // keyed, but only for MULTI
 
     // ---- kUnsupported: sharded subscriptions and pub/sub introspection.
     {"ssubscribe", Policy::kUnsupported, Merge::kNone, kWhyShardSubscribe},

@@ -27,7 +27,8 @@ std::string Transaction::queue(const Route& route, std::span<const std::string_v
     case RouteKind::kAnyNode:
       break;
     case RouteKind::kLocal:
-      if (cmd.name == "ping" || cmd.name == "echo") break;  // any node answers them in EXEC
+      // Any node answers them in EXEC (UNWATCH there changes nothing: EXEC unwatches anyway).
+      if (cmd.name == "ping" || cmd.name == "echo" || cmd.name == "unwatch") break;
       [[fallthrough]];
     case RouteKind::kAllPrimaries:
     case RouteKind::kError: {      // (handled above)

@@ -7,8 +7,8 @@
 // nothing from another client can come between them, so the shared connection is in MULTI state
 // for exactly this block. Redis Cluster runs a transaction on one node and wants all its keys in
 // one slot; the proxy checks that as each command is queued. A command refused while queueing
-// makes EXEC answer EXECABORT, as in Redis. WATCH is not offered: it needs a connection of the
-// client's own across round trips.
+// makes EXEC answer EXECABORT, as in Redis. After WATCH the block goes on the client's WATCH
+// connection instead, and its keys must be in the watched slot (pinSlot).
 //
 // Pure: no sockets, no slot map.
 
@@ -37,6 +37,9 @@ class Transaction {
   std::string queue(const Route& route, std::span<const std::string_view> args,
                     std::string_view raw);
 
+  // The keys of the commands queued from now on must hash to `slot` (WATCH's).
+  void pinSlot(uint16_t slot) { slot_ = slot; }
+
   // A command was answered with an error while queueing (unknown, wrong arity...): EXEC aborts.
   void abort() { aborted_ = true; }
 
@@ -60,6 +63,9 @@ class Transaction {
   bool readonly_ = true;
   bool aborted_ = false;
 };
+
+// EXEC's answer when a watched key changed (or, behind the proxy, the watch was lost).
+inline constexpr std::string_view kExecNull = "*-1\r\n";
 
 inline constexpr std::string_view kExecAbort =
     "-EXECABORT Transaction discarded because of previous errors.\r\n";

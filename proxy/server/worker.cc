@@ -102,6 +102,8 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
 }
 
 Worker::~Worker() {
+  watch_of_conn_.clear();
+  watches_.clear();  // their connections report to nodes_
   subscriber_of_conn_.clear();
   subscribers_.clear();  // their connections report to nodes_
   retired_conns_.clear();
@@ -162,6 +164,7 @@ void Worker::onClientClosed(ClientConn* client) {
   clients_.erase(client);
   if (!transactions_.empty()) transactions_.erase(client->id());
   if (!subscribers_.empty()) unsubscribeAll(client->id());
+  if (!watches_.empty()) releaseWatch(client->id());
   std::erase(withheld_clients_, client);  // (entries of clients flushed since are kept)
   stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -263,6 +266,14 @@ void Worker::onTick() {
     for (size_t i = 0, n = node->blockingConns().size(); i < n; ++i) {
       node->blockingConns()[i]->checkTimeouts(now, config_.request_timeout_ms);
     }
+  }
+  if (!watches_.empty()) {
+    // (A failure ends the watch, which may resume its client, which may end other watches.)
+    std::vector<BackendConn*> watching;
+    for (auto& [id, w] : watches_) {
+      if (w.conn != nullptr) watching.push_back(w.conn.get());
+    }
+    for (BackendConn* conn : watching) conn->checkTimeouts(now, config_.request_timeout_ms);
   }
   reapBlockingConns();
   retired_conns_.clear();  // outside their callbacks
@@ -493,12 +504,15 @@ void Worker::dropUnusedNodes() {
   std::unordered_set<BackendNode*> in_map(route_.begin(), route_.end());
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     BackendNode* n = it->second.get();
-    const bool subscribed_there =
+    const bool used_there =
         std::any_of(subscribers_.begin(), subscribers_.end(),
                     [n](const auto& entry) { return entry.second.conn->node() == n; }) ||
         std::any_of(retired_conns_.begin(), retired_conns_.end(),
-                    [n](const auto& conn) { return conn->node() == n; });
-    if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_ && !subscribed_there) {
+                    [n](const auto& conn) { return conn->node() == n; }) ||
+        std::any_of(watches_.begin(), watches_.end(), [n](const auto& entry) {
+          return entry.second.conn != nullptr && entry.second.conn->node() == n;
+        });
+    if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_ && !used_there) {
       it = nodes_.erase(it);
     } else {
       ++it;
@@ -681,27 +695,123 @@ bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
 
 void Worker::execTransaction(ClientConn& client, const command::CommandInfo& exec) {
   const auto it = transactions_.find(client.id());
-  if (it == transactions_.end() || it->second.aborted() || it->second.size() == 0) {
+  if (it == transactions_.end()) {
     stats_.commands[exec.id].calls.fetch_add(1, std::memory_order_relaxed);
-    if (it == transactions_.end()) {
-      client.enqueueReply(errorFrame("ERR EXEC without MULTI"));
-      return;
-    }
-    client.enqueueReply(it->second.aborted() ? router::kExecAbort : "*0\r\n");
+    client.enqueueReply(errorFrame("ERR EXEC without MULTI"));  // (a watch stays, as in Redis)
+    return;
+  }
+  const auto watch = watches_.find(client.id());
+  const bool watched = watch != watches_.end();
+  // Answered here: an aborted transaction (first, as in Redis), a lost watch, and an empty
+  // transaction without a watch (with one, the node tells whether a watched key changed).
+  std::string_view answer;
+  if (it->second.aborted()) {
+    answer = router::kExecAbort;
+  } else if (watched && watch->second.broken) {
+    answer = router::kExecNull;
+  } else if (!watched && it->second.size() == 0) {
+    answer = "*0\r\n";
+  }
+  if (!answer.empty()) {
+    stats_.commands[exec.id].calls.fetch_add(1, std::memory_order_relaxed);
+    client.enqueueReply(answer);
     transactions_.erase(it);
+    releaseWatch(client.id());  // EXEC ends a watch, as in Redis
     return;
   }
   Request* r = Request::make();
+  r->tx = true;
   r->tx_commands = static_cast<uint32_t>(it->second.size());
   r->payload = it->second.takePayload();
   r->readonly = it->second.readonly();
   r->slot = it->second.slot().value_or(anySlot());
+  r->watched = watched;
   transactions_.erase(it);
   r->start_ns = net::eventTimeNs();
   r->cmd_id = exec.id;
   r->conn_hint = static_cast<uint32_t>(client.id());
   client.enqueue(r);
   dispatch(r);
+}
+
+void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> args,
+                          std::string_view raw, const command::CommandInfo& cmd) {
+  if (transactions_.count(client.id()) != 0) {
+    client.enqueueReply(errorFrame("ERR WATCH inside MULTI is not allowed"));
+    return;
+  }
+  // A transaction runs on one node, so its watched keys and its own keys share one slot.
+  const uint16_t slot = cluster::keySlot(args[1]);
+  auto other = [slot](std::string_view key) { return cluster::keySlot(key) != slot; };
+  auto existing = watches_.find(client.id());
+  if (std::any_of(args.begin() + 2, args.end(), other) ||
+      (existing != watches_.end() && existing->second.slot != slot)) {
+    client.enqueueReply(errorFrame(
+        "CROSSSLOT Keys in request don't hash to the same slot (slotproxy: the keys of WATCH "
+        "and of its transaction must share one slot)"));
+    return;
+  }
+  Watch& w = watches_[client.id()];
+  w.slot = slot;
+  if (w.broken) {
+    client.enqueueReply("+OK\r\n");  // the watch is lost already: EXEC will answer null
+    return;
+  }
+  Request* r = newRequest(raw, args, &cmd, true);
+  r->watched = true;
+  r->slot = slot;
+  client.enqueue(r);
+  client.block();  // until WATCH is in force on the node (complete() unblocks)
+  dispatch(r);
+}
+
+void Worker::dispatchWatched(Request* r, bool asked) {
+  const auto it = r->client == nullptr ? watches_.end() : watches_.find(r->client->id());
+  BackendNode* const owner = nodeForSlot(r->slot);
+  if (it != watches_.end() && !it->second.broken && !asked) {
+    Watch& w = it->second;
+    if (w.conn != nullptr && w.conn->node() != owner && !w.armed) {
+      retireWatchConn(std::move(w.conn));  // its WATCH was refused (MOVED): start over there
+    }
+    if (w.conn == nullptr && !r->tx) {
+      if (owner == nullptr || !owner->up()) {
+        hold(r);  // no primary for the slot yet: as any request (the client waits for WATCH)
+        return;
+      }
+      w.conn = std::make_unique<BackendConn>(loop_, *this, owner, reply_limits_,
+                                             config_.connect_timeout_ms);
+      watch_of_conn_[w.conn.get()] = it->first;
+    }
+    if (w.conn != nullptr && w.conn->node() == owner) {
+      w.conn->send(r, false);
+      if (r->tx) releaseWatch(it->first);  // EXEC ends the watch; the connection stays for it
+      return;
+    }
+  }
+  // The watch cannot hold: its connection failed, or the slot has another owner now or is
+  // being migrated (ASK). Redis would have dropped it too; a changed key's answers tell the
+  // client to start its WATCH ... EXEC over, which reaches the slot's current owner.
+  if (it != watches_.end()) {
+    it->second.broken = true;
+    retireWatchConn(std::move(it->second.conn));
+  }
+  if (r->tx && r->client != nullptr) releaseWatch(r->client->id());
+  complete(r, r->tx ? router::kExecNull : "+OK\r\n");
+}
+
+void Worker::releaseWatch(uint64_t client_id) {
+  const auto it = watches_.find(client_id);
+  if (it == watches_.end()) return;
+  retireWatchConn(std::move(it->second.conn));
+  watches_.erase(it);
+}
+
+void Worker::retireWatchConn(std::unique_ptr<BackendConn> conn) {
+  if (conn == nullptr) return;
+  watch_of_conn_.erase(conn.get());
+  // Reaped by reapBlockingConns once nothing on it awaits a reply.
+  BackendNode* node = conn->node();
+  node->blockingConns().push_back(std::move(conn));
 }
 
 uint16_t Worker::anySlot() {
@@ -721,6 +831,10 @@ void Worker::dispatch(Request* r) {
   BackendNode* node = r->ask_target;
   const bool asking = node != nullptr;
   r->ask_target = nullptr;
+  if (r->watched) {
+    dispatchWatched(r, asking);
+    return;
+  }
   if (!held_slots_.empty() && held_slots_.count(r->slot) != 0) {
     // Earlier requests for this slot are waiting: this one must not overtake them (a client's
     // SET k 1; SET k 2 must not be applied as 2 then 1).
@@ -820,13 +934,13 @@ void Worker::complete(Request* r, std::string_view frame) {
     return;
   }
   ClientConn* client = r->client;
-  const bool blocking = r->blocking;
-  client->complete(r, frame);  // may free r
+  const bool blocking = r->blocking || (r->watched && !r->tx);  // see watchCommand
+  client->complete(r, frame);                                   // may free r
   if (blocking) client->unblock();
 }
 
 void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
-  if (r->tx_commands != 0 && !r->ahead_error.empty()) {
+  if (r->tx && !r->ahead_error.empty()) {
     // EXEC answered EXECABORT because a queued command was refused. Nothing ran, so a MOVED,
     // ASK or "try again" among those refusals is followed as for a single command: the whole
     // block goes again to the slot's owner. (Redis 7.0 mostly redirects EXEC itself, checking
@@ -848,8 +962,8 @@ void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp
     // of the new primary; a write's acknowledgement may be lost when that node rejoins as a
     // replica, so it is not passed on as a success.
     r->suspect = false;
-    if (r->readonly) {
-      dispatch(r);
+    if (r->readonly || (r->watched && !r->tx)) {
+      dispatch(r);  // (a WATCH: to the new primary, or answered as a lost watch)
       return;
     }
     stats_.outcome_unknown.fetch_add(1, std::memory_order_relaxed);
@@ -859,6 +973,10 @@ void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp
          ErrorKind::kOutcomeUnknown);
     return;
   }
+  if (r->watched && !r->tx && r->client != nullptr) {
+    if (const auto it = watches_.find(r->client->id()); it != watches_.end())
+      it->second.armed = true;
+  }
   complete(r, frame);
 }
 
@@ -866,6 +984,22 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
   r->suspect = false;  // an error (MOVED, READONLY...) says the command was not applied there
   const std::string_view message = errorText(frame);
   router::Redirect redirect;
+  if (r->watched && r->tx) {
+    // A watched transaction's EXEC, refused because its slot moved or is moving: Redis discards
+    // the transaction and its watches, and a watch cannot follow the slot. Nothing ran; the
+    // client gets what a changed key gives it (null) and its retry loop starts over, reaching
+    // the slot's new owner.
+    const bool redirected = router::parseRedirect(message, &redirect);
+    if (redirected || tryAgainError(message)) {
+      if (redirected && redirect.kind == router::Redirect::Kind::kMoved) {
+        refresher_->trigger(Trigger::kMoved);
+      } else if (message.starts_with("CLUSTERDOWN") || message.starts_with("READONLY")) {
+        refresher_->trigger(Trigger::kClusterDown);
+      }
+      complete(r, router::kExecNull);
+      return;
+    }
+  }
   if (router::parseRedirect(message, &redirect)) {
     if (++r->redirects > config_.max_redirects) {
       fail(r,
@@ -924,11 +1058,22 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
     }
     return;
   }
+  if (const auto owner = watch_of_conn_.find(&conn); owner != watch_of_conn_.end()) {
+    // The watch is lost with its connection: what the client sends next is answered as for a
+    // changed key (dispatchWatched), so its retry loop starts over.
+    Watch& w = watches_.at(owner->second);
+    w.broken = true;
+    retireWatchConn(std::move(w.conn));
+  }
   BackendNode* node = conn.node();
   if (!shutting_down_) markNodeDown(node, reason);
   for (Request* r : sent) {
     if (r->client == nullptr && r->parent == nullptr) {
       Request::release(r);
+    } else if (r->watched && !r->tx) {
+      dispatch(r);  // a WATCH: answered as for a lost watch
+    } else if (r->watched && r->readonly) {
+      complete(r, router::kExecNull);  // EXEC of reads: nothing to lose, the client retries
     } else if (r->readonly && !r->retried) {
       r->retried = true;
       stats_.read_retries.fetch_add(1, std::memory_order_relaxed);
@@ -1171,16 +1316,28 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "reset") {
     client.setName("");
     transactions_.erase(client.id());
+    releaseWatch(client.id());
     out = "+RESET\r\n";
   } else if (name == "multi") {
     const router::Transaction::Limits limits{config_.max_multibulk_len,
                                              config_.client_query_buffer_limit};
-    out = transactions_.try_emplace(client.id(), limits).second
-              ? "+OK\r\n"
-              : errorFrame("ERR MULTI calls can not be nested");
+    const auto [tx, fresh] = transactions_.try_emplace(client.id(), limits);
+    if (fresh) {
+      // After WATCH, the transaction goes on the watch's connection: its keys stay in that slot.
+      if (const auto w = watches_.find(client.id()); w != watches_.end()) {
+        tx->second.pinSlot(w->second.slot);
+      }
+      out = "+OK\r\n";
+    } else {
+      out = errorFrame("ERR MULTI calls can not be nested");
+    }
   } else if (name == "discard") {
-    out =
-        transactions_.erase(client.id()) != 0 ? "+OK\r\n" : errorFrame("ERR DISCARD without MULTI");
+    if (transactions_.erase(client.id()) != 0) {
+      releaseWatch(client.id());  // DISCARD unwatches, as in Redis
+      out = "+OK\r\n";
+    } else {
+      out = errorFrame("ERR DISCARD without MULTI");
+    }
   } else if (name == "subscribe" || name == "psubscribe") {
     subscribe(client, args, raw);
     return;
@@ -1197,8 +1354,12 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
       }
       resp::appendInteger(out, 0);
     }
+  } else if (name == "watch") {
+    watchCommand(client, args, raw, cmd);
+    return;
   } else if (name == "unwatch") {
-    out = "+OK\r\n";  // WATCH is refused, so nothing is ever watched
+    releaseWatch(client.id());
+    out = "+OK\r\n";
   } else if (name == "hello") {
     size_t i = 1;
     if (args.size() > 1) {
@@ -1302,6 +1463,8 @@ void Worker::shutdown() {
   for (ClientConn* c : std::vector<ClientConn*>(clients_.begin(), clients_.end())) c->close();
   subscriber_of_conn_.clear();
   subscribers_.clear();  // (emptied by the closes above) before the nodes their connections use
+  watch_of_conn_.clear();
+  watches_.clear();  // (likewise)
   retired_conns_.clear();
   for (auto& [key, node] : nodes_) node->failAll("proxy shutting down");
   nodes_.clear();

@@ -118,6 +118,20 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // Ends a client's subscribed mode (left, closed client, failed connection). The connection
   // is freed on the next tick: this may run inside its callbacks.
   void unsubscribeAll(uint64_t client_id);
+  // WATCH: the client's keys are watched on a node connection of its own (watches_), which
+  // carries its WATCHes and then its EXEC; its other commands are routed as usual. The client
+  // reads nothing more until WATCH is answered, so what it sends next runs after the watch.
+  void watchCommand(client::ClientConn& client, std::span<const std::string_view> args,
+                    std::string_view raw, const command::CommandInfo& cmd);
+  // Sends a `watched` request on its client's WATCH connection. When the watch cannot hold any
+  // more (its connection failed, the slot moved or is being migrated, `asked`), the request is
+  // answered as a changed key would answer it: WATCH +OK, EXEC a null reply.
+  void dispatchWatched(backend::Request* r, bool asked);
+  // Ends a client's watch (EXEC sent, UNWATCH, DISCARD, RESET, client closed, connection
+  // failed). Its connection joins the node's blocking connections, closed once nothing on it
+  // awaits a reply (closing it is what drops the watch in Redis).
+  void releaseWatch(uint64_t client_id);
+  void retireWatchConn(std::unique_ptr<backend::BackendConn> conn);
   // SCAN over every primary in turn, the shard in the cursor (router/scan.h).
   void scanCommand(client::ClientConn& client, std::span<const std::string_view> args,
                    const command::CommandInfo& cmd);
@@ -192,6 +206,15 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids
   std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick
+  // Watching clients by client id (WATCH until EXEC, UNWATCH, DISCARD or RESET).
+  struct Watch {
+    std::unique_ptr<backend::BackendConn> conn;  // to the slot's primary; null once broken
+    uint16_t slot = 0;                           // every key watched is in this slot
+    bool armed = false;   // a WATCH was acknowledged: the connection may not change nodes now
+    bool broken = false;  // the watch was lost: EXEC answers null, as for a changed key
+  };
+  std::unordered_map<uint64_t, Watch> watches_;
+  std::unordered_map<const backend::BackendConn*, uint64_t> watch_of_conn_;  // client ids
   // Open transactions (between MULTI and EXEC/DISCARD) by client id.
   std::unordered_map<uint64_t, router::Transaction> transactions_;
   uint32_t any_counter_ = 0;

@@ -480,7 +480,6 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
 
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"WATCH", "k"}, "WATCH"},
       {{"SSUBSCRIBE", "news"}, "SSUBSCRIBE"},
       {{"WAIT", "1", "0"}, "WAIT"},
       {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
@@ -593,6 +592,159 @@ TEST_F(BasicTest, TransactionsOfConcurrentClientsAreNeverInterleaved) {
   EXPECT_EQ(interleaved.load(), 0);
   ReplyPtr total = direct_->onOwner(key, {"GET", key});
   EXPECT_REPLY(total, std::to_string(kRounds * kDepth * (2 * kTxThreads + kPlainThreads)).c_str());
+}
+
+// WATCH gives the client a node connection of its own until EXEC: EXEC answers null when a
+// watched key changed meanwhile (through the proxy or straight on the node), and runs when
+// nothing did; UNWATCH, DISCARD and EXEC end the watch, and its connection is closed.
+TEST_F(BasicTest, WatchAbortsExecWhenAWatchedKeyChangedAndOnlyThen) {
+  const std::string key = "{watch}k";
+  EXPECT_REPLY(proxied({"SET", key, "1"}), "OK");
+  auto nodeClients = [&] {
+    ReplyPtr info = direct_->onOwner(key, {"INFO", "clients"});
+    const std::string n = info != nullptr ? infoField(str(info.get()), "connected_clients") : "";
+    return n.empty() ? -1 : std::stoi(n);
+  };
+  const int clients_before = nodeClients();
+
+  // Unchanged: the transaction runs.
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_REPLY(proxied({"GET", key}), "1");
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"SET", key, "2"}), "QUEUED");
+  EXPECT_EQ(elements(proxied({"EXEC"}).get()), std::vector<std::string>{"OK"});
+
+  // Changed on the node by another client: EXEC answers null and nothing runs.
+  EXPECT_REPLY(proxied({"WATCH", key, "{watch}other"}), "OK");
+  EXPECT_REPLY(direct_->onOwner(key, {"SET", key, "3"}), "OK");
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"INCR", key}), "QUEUED");
+  ReplyPtr aborted = proxied({"EXEC"});
+  ASSERT_NE(aborted, nullptr);
+  EXPECT_EQ(aborted->type, REDIS_REPLY_NIL) << describe(aborted.get());
+  EXPECT_REPLY(direct_->onOwner(key, {"GET", key}), "3");
+
+  // Changed through the proxy by another client, watched by two WATCH calls.
+  ContextPtr other(proxy_->connect());
+  ASSERT_NE(other, nullptr);
+  EXPECT_REPLY(proxied({"WATCH", "{watch}other"}), "OK");
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_INT(command(other.get(), {"INCR", key}), 4);
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"INCR", key}), "QUEUED");
+  ReplyPtr aborted2 = proxied({"EXEC"});
+  ASSERT_NE(aborted2, nullptr);
+  EXPECT_EQ(aborted2->type, REDIS_REPLY_NIL) << describe(aborted2.get());
+
+  // UNWATCH and DISCARD forget the watch; so does EXEC (the next transaction runs).
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_INT(command(other.get(), {"INCR", key}), 5);
+  EXPECT_REPLY(proxied({"UNWATCH"}), "OK");
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"INCR", key}), "QUEUED");
+  EXPECT_EQ(elements(proxied({"EXEC"}).get()), std::vector<std::string>{"(integer) 6"});
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"DISCARD"}), "OK");
+  EXPECT_INT(command(other.get(), {"INCR", key}), 7);
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_REPLY(proxied({"INCR", key}), "QUEUED");
+  EXPECT_EQ(elements(proxied({"EXEC"}).get()), std::vector<std::string>{"(integer) 8"});
+
+  // An empty watched transaction asks the node: empty when unchanged, null when changed.
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_EQ(elements(proxied({"EXEC"}).get()), std::vector<std::string>{});
+  EXPECT_REPLY(proxied({"WATCH", key}), "OK");
+  EXPECT_INT(command(other.get(), {"DEL", key}), 1);
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  ReplyPtr empty_aborted = proxied({"EXEC"});
+  ASSERT_NE(empty_aborted, nullptr);
+  EXPECT_EQ(empty_aborted->type, REDIS_REPLY_NIL) << describe(empty_aborted.get());
+
+  // Every watch connection is closed once its watch ended (they are reaped on the tick).
+  EXPECT_TRUE(waitFor([&] { return nodeClients() == clients_before; }, kTimeoutMs))
+      << "node clients: " << nodeClients() << ", before: " << clients_before;
+}
+
+TEST_F(BasicTest, WatchKeepsToOneSlotAndRedisErrorsOutOfPlace) {
+  EXPECT_EQ(describe(proxied({"WATCH", "a", "b"}).get()),
+            "(error) CROSSSLOT Keys in request don't hash to the same slot (slotproxy: the keys "
+            "of WATCH and of its transaction must share one slot)");
+  EXPECT_REPLY(proxied({"WATCH", "{ws}a"}), "OK");
+  EXPECT_EQ(describe(proxied({"WATCH", "b"}).get()).rfind("(error) CROSSSLOT", 0), 0u);
+  // The transaction's keys must be in the watched slot too.
+  EXPECT_REPLY(proxied({"MULTI"}), "OK");
+  EXPECT_EQ(describe(proxied({"WATCH", "{ws}a"}).get()),
+            "(error) ERR WATCH inside MULTI is not allowed");
+  EXPECT_REPLY(proxied({"SET", "{ws}a", "1"}), "QUEUED");
+  EXPECT_EQ(describe(proxied({"SET", "b", "1"}).get()),
+            "(error) CROSSSLOT Keys in request don't hash to the same slot");
+  EXPECT_EQ(describe(proxied({"EXEC"}).get()),
+            "(error) EXECABORT Transaction discarded because of previous errors.");
+  EXPECT_INT(direct_->onOwner("{ws}a", {"EXISTS", "{ws}a"}), 0);
+  // EXEC ended the watch: another slot may be watched now.
+  EXPECT_REPLY(proxied({"WATCH", "b"}), "OK");
+  EXPECT_REPLY(proxied({"RESET"}), "RESET");
+  EXPECT_REPLY(proxied({"WATCH", "{ws}a"}), "OK");
+  EXPECT_REPLY(proxied({"UNWATCH"}), "OK");
+}
+
+// The optimistic-locking loop clients build on WATCH (GET, compute, MULTI SET EXEC, retry on
+// null): concurrent clients through the proxy lose no increment. Without a working watch,
+// two clients reading the same value would both write value+1.
+TEST_F(BasicTest, OptimisticIncrementsOverWatchLoseNoUpdate) {
+  constexpr int kThreads = 6, kIncrements = 40;
+  const std::string key = "{cas}n";
+  ASSERT_NE(direct_->onOwner(key, {"SET", key, "0"}), nullptr);
+  std::atomic<int> failures{0}, retries{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      ContextPtr c(proxy_->connect());
+      if (c == nullptr) {
+        ++failures;
+        return;
+      }
+      for (int i = 0; i < kIncrements; ++i) {
+        for (int attempt = 0;; ++attempt) {
+          if (attempt > 10000) {
+            ++failures;
+            return;
+          }
+          ReplyPtr w = command(c.get(), {"WATCH", key});
+          ReplyPtr v = command(c.get(), {"GET", key});
+          if (!replyIs(w.get(), "OK") || v == nullptr || v->type != REDIS_REPLY_STRING) {
+            ++failures;
+            return;
+          }
+          const long long next = std::stoll(str(v.get())) + 1;
+          redisAppendCommand(c.get(), "MULTI");
+          redisAppendCommand(c.get(), "SET %s %lld", key.c_str(), next);
+          redisAppendCommand(c.get(), "EXEC");
+          ReplyPtr replies[3];
+          for (auto& r : replies) {
+            redisReply* raw = nullptr;
+            if (redisGetReply(c.get(), reinterpret_cast<void**>(&raw)) != REDIS_OK) {
+              ++failures;
+              return;
+            }
+            r.reset(raw);
+          }
+          if (replies[2]->type == REDIS_REPLY_NIL) {
+            ++retries;
+            continue;
+          }
+          if (replies[2]->type != REDIS_REPLY_ARRAY) ++failures;
+          break;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_REPLY(direct_->onOwner(key, {"GET", key}), std::to_string(kThreads * kIncrements).c_str());
+  RecordProperty("retries", retries.load());
 }
 
 // SUBSCRIBE/PSUBSCRIBE: the subscribed client gets a node connection of its own, and every

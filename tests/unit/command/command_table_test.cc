@@ -508,6 +508,7 @@ TEST(CommandPolicy, Local) {
                     {"multi"},
                     {"exec"},
                     {"discard"},
+                    {"watch"},
                     {"unwatch"},
                     {"subscribe"},
                     {"psubscribe"},
@@ -552,8 +553,7 @@ TEST(CommandPolicy, AllPrimariesWithMerge) {
 }
 
 TEST(CommandPolicy, Unsupported) {
-  for (auto args : {std::initializer_list<std::string_view>{"watch"},
-                    {"ssubscribe"},
+  for (auto args : {std::initializer_list<std::string_view>{"ssubscribe"},
                     {"sunsubscribe"},
                     {"monitor"},
                     {"sync"},

@@ -182,17 +182,15 @@ TEST(Route, WrongArityUsesRedisText) {
 }
 
 TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
-  expectError({"WATCH", "k"},
-              "ERR 'WATCH' is not supported by slotproxy: WATCH needs a backend connection of the "
-              "client's own from WATCH to EXEC, and slotproxy shares its backend connections "
-              "between clients (MULTI/EXEC without WATCH works)");
+  expectError({"SSUBSCRIBE", "ch"},
+              "ERR 'SSUBSCRIBE' is not supported by slotproxy: sharded pub/sub needs a connection "
+              "to the primary of each shard channel's slot; SUBSCRIBE and PSUBSCRIBE work");
   expectError({"CONFIG", "GET", "maxmemory"},
               "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
 
   for (const std::initializer_list<std::string_view> args :
        {std::initializer_list<std::string_view>{"SSUBSCRIBE", "ch"},
-        {"WATCH", "foo"},
         {"WAIT", "1", "0"},
         {"MONITOR"},
         {"ASKING"},
@@ -289,10 +287,11 @@ TEST(Route, CommandNamesAreCaseInsensitive) {
   expectKind({"cluster", "keyslot", "x"}, RouteKind::kLocal);
   expectKind({"mget", "foo", "bar"}, RouteKind::kSplit);
   expectKind({"mUlTi"}, RouteKind::kLocal);
-  expectError({"wAtCh", "k"},
-              "ERR 'WATCH' is not supported by slotproxy: WATCH needs a backend connection of the "
-              "client's own from WATCH to EXEC, and slotproxy shares its backend connections "
-              "between clients (MULTI/EXEC without WATCH works)");
+  expectKind({"wAtCh", "k"}, RouteKind::kLocal);
+  expectError({"wAiT", "1", "0"},
+              "ERR 'WAIT' is not supported by slotproxy: WAIT counts replica acknowledgements of "
+              "the writes made on its own connection, and slotproxy's backend connections are "
+              "shared");
 }
 
 TEST(Route, KeysAreCaseSensitive) {

@@ -70,6 +70,22 @@ TEST(TransactionTest, KeylessCommandsGoWithAnySlotAndPingAndEchoAreForwarded) {
   EXPECT_EQ(tx.slot(), cluster::keySlot("k"));
 }
 
+// After WATCH the worker pins the watched slot: keys elsewhere abort, keyless commands and
+// UNWATCH (harmless inside EXEC) are queued, and the block goes to the pinned slot.
+TEST(TransactionTest, APinnedSlotRefusesKeysOfOtherSlots) {
+  Transaction tx(kLimits);
+  tx.pinSlot(cluster::keySlot("w"));
+  EXPECT_EQ(tx.slot(), cluster::keySlot("w"));
+  EXPECT_EQ(queue(tx, {"PING"}).reply, "+QUEUED\r\n");
+  EXPECT_EQ(queue(tx, {"UNWATCH"}).reply, "+QUEUED\r\n");
+  EXPECT_EQ(queue(tx, {"SET", "{w}x", "1"}).reply, "+QUEUED\r\n");
+  EXPECT_FALSE(tx.aborted());
+  EXPECT_EQ(queue(tx, {"SET", "a", "1"}).reply,
+            "-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+  EXPECT_TRUE(tx.aborted());
+  EXPECT_EQ(tx.slot(), cluster::keySlot("w"));
+}
+
 // Only commands Redis flags read-only keep a transaction safe to send twice.
 TEST(TransactionTest, ReadonlyOnlyWhenEveryCommandIsFlaggedReadonly) {
   Transaction reads(kLimits);
