@@ -215,6 +215,65 @@ TEST_F(FakeUpstreamTest, TransactionIsSentAsOneBlockAndMovesWholeOnMoved) {
   EXPECT_EQ(metric("slotproxy_redirects_total{kind=\"moved\"}"), 2);
 }
 
+// A watch cannot follow its slot, nor outlive its connection: when EXEC is refused with MOVED,
+// or the watch's connection dies, EXEC answers null (what a changed key gives) and the client's
+// retry loop starts over. A WATCH itself refused with MOVED goes to the slot's new owner.
+TEST_F(FakeUpstreamTest, WatchLostToAMovedSlotOrItsConnectionMakesExecAnswerNull) {
+  const std::string key = keyBetween(0, kSplit - 1, "watch:");
+  const int slot = slotOf(key);
+  const std::string moved = "-MOVED " + std::to_string(slot) + " " + b_->address() + "\r\n";
+  topology_->assign(slot, slot, 1);  // what refreshes find from now on
+  bool watch_moves = false;          // A's answer to WATCH: +OK, then MOVED
+  a_->setHandler([&](const FakeRedis::Command& c) {
+    if (c.args[0] == "WATCH") return FakeReply::of(watch_moves ? moved : "+OK\r\n");
+    if (c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+    if (c.args[0] == "EXEC") return FakeReply::of(moved);
+    return FakeReply::of("+QUEUED\r\n");
+  });
+  b_->setHandler([](const FakeRedis::Command& c) {
+    if (c.args[0] == "WATCH" || c.args[0] == "MULTI") return FakeReply::of("+OK\r\n");
+    if (c.args[0] == "EXEC") return FakeReply::of("*1\r\n+OK\r\n");
+    return FakeReply::of("+QUEUED\r\n");
+  });
+  const std::string tx =
+      encodeCommand({"MULTI"}) + encodeCommand({"SET", key, "v"}) + encodeCommand({"EXEC"});
+  auto attempt = [&](std::vector<ReplyPtr>* replies) {
+    std::string error;
+    ReplyPtr watch = client_->call({"WATCH", key}, &error, kTimeoutMs);
+    EXPECT_TRUE(replyIs(watch.get(), "OK")) << describe(watch.get()) << error;
+    ASSERT_TRUE(client_->sendAll(tx, kTimeoutMs, &error)) << error;
+    ASSERT_TRUE(client_->readReplies(3, replies, kTimeoutMs, &error)) << error;
+  };
+
+  // EXEC refused with MOVED: null, and the block is not sent to B.
+  std::vector<ReplyPtr> first;
+  attempt(&first);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[2]->type, REDIS_REPLY_NIL) << describe(first[2].get());
+  EXPECT_EQ(b_->commandCount(), 0u);
+
+  // The retry: A refuses WATCH with MOVED, which is followed to B; the transaction runs there.
+  watch_moves = true;
+  std::vector<ReplyPtr> second;
+  attempt(&second);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(describe(second[2].get()), "[OK]");
+  EXPECT_EQ(b_->bytes(), encodeCommand({"WATCH", key}) + "*1\r\n$5\r\nMULTI\r\n" +
+                             encodeCommand({"SET", key, "v"}) + "*1\r\n$4\r\nEXEC\r\n");
+
+  // B's connection dies with WATCH in flight: the watch is lost, so WATCH answers +OK, EXEC
+  // answers null, and nothing more is sent.
+  b_->setHandler([](const FakeRedis::Command&) { return FakeReply::hangUp(); });
+  b_->clearRecorded();
+  std::vector<ReplyPtr> third;
+  attempt(&third);
+  ASSERT_EQ(third.size(), 3u);
+  EXPECT_EQ(third[2]->type, REDIS_REPLY_NIL) << describe(third[2].get());
+  EXPECT_EQ(b_->bytes(), encodeCommand({"WATCH", key}));
+  a_->setHandler(nullptr);  // the handler refers to locals
+  b_->setHandler(nullptr);
+}
+
 std::string subscribeReply(std::string_view channel) {
   return "*3\r\n$9\r\nsubscribe\r\n" + bulk(channel) + ":1\r\n";
 }
