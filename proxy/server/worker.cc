@@ -731,7 +731,11 @@ void Worker::execTransaction(ClientConn& client, const command::CommandInfo& exe
   r->cmd_id = exec.id;
   r->conn_hint = static_cast<uint32_t>(client.id());
   client.enqueue(r);
-  dispatch(r);
+  if (watched) {
+    dispatchWatched(r, false);
+  } else {
+    dispatch(r);
+  }
 }
 
 void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> args,
@@ -766,6 +770,7 @@ void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> 
 }
 
 void Worker::dispatchWatched(Request* r, bool asked) {
+  // (EXEC comes here once, from execTransaction; WATCH whenever it is dispatched.)
   const auto it = r->client == nullptr ? watches_.end() : watches_.find(r->client->id());
   BackendNode* const owner = nodeForSlot(r->slot);
   if (it != watches_.end() && !it->second.broken && !asked) {
@@ -832,7 +837,14 @@ void Worker::dispatch(Request* r) {
   const bool asking = node != nullptr;
   r->ask_target = nullptr;
   if (r->watched) {
-    dispatchWatched(r, asking);
+    if (r->tx) {
+      // A watched EXEC sent again (its connection failed, or its node was demoted): its watch
+      // ended when it was first sent, and it did not run, or only read. Answered as for a
+      // changed key; the client's retry loop starts over.
+      complete(r, router::kExecNull);
+    } else {
+      dispatchWatched(r, asking);
+    }
     return;
   }
   if (!held_slots_.empty() && held_slots_.count(r->slot) != 0) {
@@ -1070,10 +1082,8 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
   for (Request* r : sent) {
     if (r->client == nullptr && r->parent == nullptr) {
       Request::release(r);
-    } else if (r->watched && !r->tx) {
-      dispatch(r);  // a WATCH: answered as for a lost watch
-    } else if (r->watched && r->readonly) {
-      complete(r, router::kExecNull);  // EXEC of reads: nothing to lose, the client retries
+    } else if (r->watched && (!r->tx || r->readonly)) {
+      dispatch(r);  // answered as for a lost watch (EXEC: only if it could not write)
     } else if (r->readonly && !r->retried) {
       r->retried = true;
       stats_.read_retries.fetch_add(1, std::memory_order_relaxed);
