@@ -91,13 +91,15 @@ SuiteCluster ReshardTest::suite_;
 // One load client: INCRs its own counters (so its ledger is exact), reads them back, and now and
 // then writes and reads a pair of hash-tagged keys in a moving slot (MSET/MGET, and a
 // MULTI/EXEC of two INCRs: TRYAGAIN while the slot is split between two nodes must stay
-// invisible).
+// invisible), and increments one with WATCH ... EXEC (a lost watch must be a retry, not an
+// error).
 struct LoadClient {
   int id = 0;
   std::vector<std::string> counters;
   std::map<std::string, long long> ledger;
   std::atomic<long long> ops{0};
-  std::vector<std::string> errors;  // first few unexpected replies
+  std::atomic<long long> watch_retries{0};  // EXECs answered null (watch lost to a move)
+  std::vector<std::string> errors;          // first few unexpected replies
 
   bool pipelined = false;  // batches of INCR+GET in one write instead of one at a time
 
@@ -147,6 +149,36 @@ struct LoadClient {
           errors.push_back("MULTI/INCR/INCR/EXEC " + tag + " -> " + describe(exec.get(), c.get()) +
                            ", expected " + want_exec);
         }
+      }
+      if (i % 8 == 4) {
+        // Optimistic locking in a moving slot: WATCH, GET, MULTI SET EXEC, again on null. A
+        // watch lost to the migration is a null EXEC (a retry), never an error or a lost write.
+        const std::string cas = tag + "cas";
+        const long long next = ++ledger[cas];
+        std::string failed;
+        for (int attempt = 0;; ++attempt) {
+          ReplyPtr w = command(c.get(), {"WATCH", cas});
+          ReplyPtr g = command(c.get(), {"GET", cas});
+          ReplyPtr m = command(c.get(), {"MULTI"});
+          ReplyPtr q = command(c.get(), {"SET", cas, std::to_string(next)});
+          ReplyPtr e = command(c.get(), {"EXEC"});
+          const std::string seen =
+              g != nullptr && g->type == REDIS_REPLY_NIL ? "0" : describe(g.get());
+          if (!replyIs(w.get(), "OK") || seen != std::to_string(next - 1) ||
+              !replyIs(m.get(), "OK") || !replyIs(q.get(), "QUEUED") || e == nullptr ||
+              (e->type != REDIS_REPLY_NIL && describe(e.get()) != "[OK]")) {
+            failed = "WATCH/GET/MULTI/SET/EXEC " + cas + " -> " + describe(w.get()) + " / " + seen +
+                     " / " + describe(e.get(), c.get()) + ", expected value " +
+                     std::to_string(next - 1);
+          } else if (e->type == REDIS_REPLY_NIL && attempt < 1000) {
+            watch_retries.fetch_add(1);
+            continue;
+          } else if (e->type == REDIS_REPLY_NIL) {
+            failed = "WATCH ... EXEC " + cas + ": null 1000 times";
+          }
+          break;
+        }
+        if (!failed.empty()) errors.push_back(failed);
       }
       if (i % 16 == 0) {
         const std::string v = std::to_string(i);
@@ -283,14 +315,16 @@ TEST_F(ReshardTest, LiveReshardUnderLoadIsInvisibleToClients) {
     th.join();
   }
 
-  long long total = 0;
+  long long total = 0, watch_retries = 0;
   for (const auto& lc : clients) {
     total += lc->ops.load();
+    watch_retries += lc->watch_retries.load();
     for (const std::string& e : lc->errors) {
       ADD_FAILURE() << "client " << lc->id << ": " << e;
     }
   }
   RecordProperty("operations", std::to_string(total));
+  RecordProperty("watch_retries", std::to_string(watch_retries));
   // The load did cross the moves: the proxy followed redirects the clients never saw.
   const double moved_redirects =
       scrapeMetric(proxy_->adminAddress(), "slotproxy_redirects_total{kind=\"moved\"}")
