@@ -68,15 +68,17 @@ void addHistogram(MetricFamily& f, std::span<const double> bounds,
 
 void addTopology(std::vector<MetricFamily>& out, const server::Stats& stats) {
   cluster::SlotMapPtr map;
+  std::vector<cluster::OpenSlot> open;
   uint64_t last_refresh_ms = 0;
   std::unordered_map<std::string, int64_t> connections;
   {
     std::lock_guard<std::mutex> lock(stats.mu);
     map = stats.map;
+    open = stats.open_slots;
     last_refresh_ms = stats.last_refresh_unix_ms;
     connections = stats.backend_connections;
   }
-  const SlotStateCounts slots = countSlotStates(map.get());
+  const SlotStateCounts slots = countSlotStates(map.get(), open);
   MetricFamily& s = family(out, "slots", "Hash slots by state in the current map (sums to 16384).",
                            MetricType::Gauge);
   const std::array<std::pair<std::string_view, uint32_t>, 5> states = {{
@@ -174,12 +176,25 @@ void addCommands(std::vector<MetricFamily>& out, const server::Stats& stats) {
 
 }  // namespace
 
-SlotStateCounts countSlotStates(const cluster::SlotMap* map) {
+SlotStateCounts countSlotStates(const cluster::SlotMap* map,
+                                const std::vector<cluster::OpenSlot>& open) {
   SlotStateCounts c;
   if (map == nullptr) {
     c.unassigned = cluster::kSlotCount;
     c.first_not_ok = 0;
     return c;
+  }
+  enum : uint8_t { kSettled, kMigrating, kImporting };
+  std::vector<uint8_t> state(open.empty() ? 0 : cluster::kSlotCount, kSettled);
+  for (const cluster::OpenSlot& o : open) {
+    const uint16_t owner = map->ownerOf(o.slot);
+    if (owner == cluster::SlotMap::kNoNode) continue;
+    const bool by_owner = map->node(owner).id == o.reporter;
+    if (o.migrating && by_owner) {
+      state[o.slot] = kMigrating;
+    } else if (!o.migrating && !by_owner && state[o.slot] == kSettled) {
+      state[o.slot] = kImporting;
+    }
   }
   for (uint32_t slot = 0; slot < cluster::kSlotCount; ++slot) {
     const uint16_t owner = map->ownerOf(static_cast<uint16_t>(slot));
@@ -188,7 +203,8 @@ SlotStateCounts countSlotStates(const cluster::SlotMap* map) {
     } else if (map->node(owner).health == cluster::Health::kFailed) {
       ++c.no_primary;
     } else {
-      ++c.ok;
+      const uint8_t s = state.empty() ? uint8_t{kSettled} : state[slot];
+      ++(s == kMigrating ? c.migrating : s == kImporting ? c.importing : c.ok);
       continue;
     }
     if (c.first_not_ok == SlotStateCounts::kNoSlot) c.first_not_ok = slot;

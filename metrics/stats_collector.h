@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/cluster/open_slots.h"
 #include "proxy/cluster/slot_map.h"
 #include "proxy/server/stats.h"
 
@@ -29,15 +30,17 @@ struct SlotStateCounts {
 
   uint32_t ok = 0;          // owner known and not failed
   uint32_t no_primary = 0;  // owner known but marked failed
-  uint32_t migrating = 0;   // always 0: the map does not record MIGRATING/IMPORTING yet
-  uint32_t importing = 0;
-  uint32_t unassigned = 0;          // no owner
+  uint32_t migrating = 0;   // its owner reports it migrating to another node
+  uint32_t importing = 0;   // another node reports it importing, its owner not (yet) migrating
+  uint32_t unassigned = 0;  // no owner
   uint32_t first_not_ok = kNoSlot;  // lowest slot that is not ok, kNoSlot if none
   uint32_t notOk() const { return no_primary + unassigned; }
 };
 
-// A null map (no topology yet) has every slot unassigned.
-SlotStateCounts countSlotStates(const cluster::SlotMap* map);
+// A null map (no topology yet) has every slot unassigned. `open`: the open slots the primaries
+// reported (Stats::open_slots); a slot without a live owner counts as such, migrating or not.
+SlotStateCounts countSlotStates(const cluster::SlotMap* map,
+                                const std::vector<cluster::OpenSlot>& open = {});
 
 // The slotproxy_* families of DESIGN.md "Metrics", built from `stats` at each Collect(). Safe to
 // call from any thread: it reads atomics and takes stats.mu only to copy the map pointer.

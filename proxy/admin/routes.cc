@@ -15,6 +15,7 @@ namespace {
 // What the pages show of Stats::mu's fields, copied under the lock.
 struct Snapshot {
   cluster::SlotMapPtr map;
+  std::vector<cluster::OpenSlot> open_slots;
   std::string last_trigger;
   uint64_t last_refresh_unix_ms = 0;
   std::string last_refresh_error;
@@ -22,7 +23,7 @@ struct Snapshot {
 
 Snapshot snapshot(const server::Stats& stats) {
   std::lock_guard<std::mutex> lock(stats.mu);
-  return Snapshot{stats.map, stats.last_trigger, stats.last_refresh_unix_ms,
+  return Snapshot{stats.map, stats.open_slots, stats.last_trigger, stats.last_refresh_unix_ms,
                   stats.last_refresh_error};
 }
 
@@ -179,7 +180,7 @@ std::string topologyJson(const server::Stats& stats) {
   const Snapshot snap = snapshot(stats);
   const cluster::SlotMap* map = snap.map.get();
   const Readiness ready = checkReadiness(map);
-  const metrics::SlotStateCounts counts = metrics::countSlotStates(map);
+  const metrics::SlotStateCounts counts = metrics::countSlotStates(map, snap.open_slots);
   std::string j = "{\n";
   j += "  \"version\": " + (map ? std::to_string(map->version()) : std::string("null")) + ",\n";
   j += "  \"ready\": " + std::string(ready.ready ? "true" : "false") + ",\n";
@@ -194,6 +195,15 @@ std::string topologyJson(const server::Stats& stats) {
        ", \"migrating\": " + std::to_string(counts.migrating) +
        ", \"importing\": " + std::to_string(counts.importing) +
        ", \"unassigned\": " + std::to_string(counts.unassigned) + "},\n";
+  // As each primary reported them: a migration shows on both sides ("slotproxy check" too).
+  j += "  \"open_slots\": [";
+  for (size_t i = 0; i < snap.open_slots.size(); ++i) {
+    const cluster::OpenSlot& o = snap.open_slots[i];
+    j += std::string(i == 0 ? "" : ", ") + "{\"slot\": " + std::to_string(o.slot) +
+         ", \"state\": " + (o.migrating ? "\"migrating\"" : "\"importing\"") +
+         ", \"node\": " + quoted(o.reporter) + ", \"peer\": " + quoted(o.peer) + "}";
+  }
+  j += "],\n";
 
   const std::vector<cluster::SlotRange> ranges =
       map ? map->ranges() : std::vector<cluster::SlotRange>{};
@@ -241,7 +251,7 @@ std::string statusPage(const server::Stats& stats) {
   const Snapshot snap = snapshot(stats);
   const cluster::SlotMap* map = snap.map.get();
   const Readiness ready = checkReadiness(map);
-  const metrics::SlotStateCounts counts = metrics::countSlotStates(map);
+  const metrics::SlotStateCounts counts = metrics::countSlotStates(map, snap.open_slots);
 
   std::string h;
   h.reserve(32 * 1024);

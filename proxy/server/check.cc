@@ -5,9 +5,9 @@
 #include <map>
 #include <ostream>
 #include <set>
-#include <sstream>
 
 #include "proxy/backend/control_conn.h"
+#include "proxy/cluster/open_slots.h"
 #include "proxy/cluster/refresh_policy.h"
 #include "proxy/cluster/slot_map.h"
 #include "proxy/net/uv_util.h"
@@ -58,25 +58,12 @@ std::vector<View> ask(const std::vector<std::pair<std::string, uint16_t>>& addre
           v.epoch = cluster::parseCurrentEpoch(info.str);
           v.map = cluster::parseClusterShards(shards, 0, &v.error);
           v.ok = v.map != nullptr;
-          // CLUSTER NODES lines: "... [slot->-id]" migrating, "[slot-<-id]" importing.
-          std::istringstream lines{std::string(nodes.str)};
-          std::string line;
-          while (std::getline(lines, line)) {
-            if (line.find("myself") == std::string::npos) continue;
-            size_t at = 0;
-            while ((at = line.find('[', at)) != std::string::npos) {
-              const size_t end = line.find(']', at);
-              if (end == std::string::npos) break;
-              std::string item = line.substr(at + 1, end - at - 1);
-              const bool migrating = item.find("->-") != std::string::npos;
-              const size_t sep = item.find(migrating ? "->-" : "-<-");
-              if (sep != std::string::npos) {
-                v.open_slots.push_back("slot " + item.substr(0, sep) +
-                                       (migrating ? " migrating to " : " importing from ") +
-                                       item.substr(sep + 3, 8));
-              }
-              at = end + 1;
-            }
+          std::vector<cluster::OpenSlot> open;
+          cluster::parseOpenSlots(nodes.str, &open);
+          for (const cluster::OpenSlot& o : open) {
+            v.open_slots.push_back("slot " + std::to_string(o.slot) +
+                                   (o.migrating ? " migrating to " : " importing from ") +
+                                   o.peer.substr(0, 8));
           }
         });
   }

@@ -22,6 +22,9 @@ constexpr std::string_view kTopologyCommands =
 constexpr size_t kAskAtOnce = 3;
 constexpr uint32_t kAnswerTimeoutMs = 1000;  // per node asked, unless request-timeout is shorter
 constexpr uint64_t kAnswerGraceMs = 100;     // for the others, once one node has answered
+// How often the primaries are asked for open slots while none are (a few connections per
+// primary and minute, for every proxy: cheap even with thousands of sidecars).
+constexpr uint64_t kQuietOpenSlotsMs = 30000;
 
 struct Candidate {
   std::string ip;
@@ -274,8 +277,56 @@ void Refresher::finish(std::shared_ptr<Round> round) {
   }
   consecutive_failures_ = 0;
   have_map_ = true;
-  worker_.installMap(round->answers[*best].map, kTriggerNames[static_cast<size_t>(round->trigger)]);
+  const cluster::SlotMapPtr map = round->answers[*best].map;
+  worker_.installMap(map, kTriggerNames[static_cast<size_t>(round->trigger)]);
+  // (Worker 0 alone: the open slots are process-wide, like the failover counts.)
+  if (worker_.index() == 0 && !checking_open_slots_ &&
+      (migration_seen_ || round->trigger == Trigger::kManual ||
+       last_done_ms_ >= open_slots_due_ms_)) {
+    checkOpenSlots(*map);
+  }
   if (due_ms_ != 0 && due_ms_ <= uv_now(worker_.loop())) start();
+}
+
+void Refresher::checkOpenSlots(const cluster::SlotMap& map) {
+  struct Check {
+    size_t remaining = 0;
+    std::vector<cluster::OpenSlot> open;
+  };
+  auto check = std::make_shared<Check>();
+  std::vector<Candidate> primaries;
+  for (const cluster::NodeInfo& n : map.nodes()) {
+    // (Primaries without slots too: a new node imports its first ones.)
+    if (n.role == cluster::Role::kPrimary && n.health != cluster::Health::kFailed &&
+        !n.id.empty()) {
+      primaries.push_back({n.ip, n.port});
+    }
+  }
+  if (primaries.empty()) return;
+  checking_open_slots_ = true;
+  migration_seen_ = false;
+  check->remaining = primaries.size();
+  std::weak_ptr<bool> alive = alive_;
+  const uint32_t timeout = std::max(worker_.config().connect_timeout_ms, kAnswerTimeoutMs);
+  for (const Candidate& c : primaries) {
+    backend::ControlConn::start(
+        worker_.loop(), c.ip, c.port, "*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 1, timeout,
+        [this, alive, check](bool ok, std::vector<std::string> frames, std::string) {
+          const auto alive_now = alive.lock();
+          if (!alive_now || !*alive_now) return;
+          resp::Value nodes;
+          if (ok && resp::parseValue(frames[0], &nodes) && nodes.type != resp::Type::kError) {
+            cluster::parseOpenSlots(nodes.str, &check->open);  // (a node that fails is left out)
+          }
+          if (--check->remaining > 0) return;
+          checking_open_slots_ = false;
+          open_slots_due_ms_ =
+              uv_now(worker_.loop()) +
+              (check->open.empty() ? kQuietOpenSlotsMs : worker_.config().refresh_interval_ms);
+          std::lock_guard<std::mutex> lock(worker_.stats().mu);
+          worker_.stats().open_slots = std::move(check->open);
+        });
+  }
 }
 
 }  // namespace slotproxy::server

@@ -32,6 +32,9 @@ class Refresher {
   void askFirst(const std::string& ip, uint16_t port);
   // From the worker's tick: starts a due refresh (the periodic one included).
   void tick(uint64_t now_ms);
+  // The worker saw ASK or TRYAGAIN (a slot is being migrated): the next refresh also asks the
+  // primaries which slots are open (checkOpenSlots).
+  void noteMigration() { migration_seen_ = true; }
 
  private:
   struct Round;
@@ -40,6 +43,10 @@ class Refresher {
   void onResolved(std::shared_ptr<Round> round);
   void askNext(std::shared_ptr<Round> round);
   void finish(std::shared_ptr<Round> round);
+  // Asks every live primary of `map` for CLUSTER NODES and publishes the open (migrating and
+  // importing) slots they report in Stats::open_slots. Every kQuietOpenSlotsMs while none are
+  // open; at each refresh while some are, or after a manual refresh or a migration was seen.
+  void checkOpenSlots(const cluster::SlotMap& map);
 
   Worker& worker_;
   std::shared_ptr<Round> current_;  // the refresh running, if any
@@ -52,6 +59,9 @@ class Refresher {
   uint64_t last_done_ms_ = 0;
   uint32_t consecutive_failures_ = 0;
   std::vector<std::pair<std::string, uint16_t>> ask_first_;  // for the next refresh
+  bool migration_seen_ = false;
+  bool checking_open_slots_ = false;
+  uint64_t open_slots_due_ms_ = 0;  // loop time of the next check (0: at the next refresh)
 };
 
 }  // namespace slotproxy::server

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "proxy/cluster/open_slots.h"
 #include "proxy/cluster/slot_map.h"
 
 namespace slotproxy::server {
@@ -105,6 +106,8 @@ struct Stats {
   // redirect), summed over the workers; exported for the nodes of the current map only.
   std::unordered_map<std::string, int64_t> backend_connections;
   cluster::SlotMapPtr map;
+  // Slots the primaries of the map report migrating or importing (Refresher::checkOpenSlots).
+  std::vector<cluster::OpenSlot> open_slots;
   std::string last_trigger;
   uint64_t last_refresh_unix_ms = 0;
   std::string last_refresh_error;

@@ -1,6 +1,7 @@
 #include "proxy/server/worker.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 
@@ -613,7 +614,21 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
   Subscriber& sub = it->second;
-  sendToSubscriber(sub, args, raw);
+  static constexpr std::array<std::string_view, 9> kAllowed = {
+      "subscribe",    "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
+      "sunsubscribe", "ping",       "quit",       "reset"};
+  if (route.kind == router::RouteKind::kError) {
+    // Refused by the proxy (unknown, wrong arity, unsupported): its own error, in order.
+    answerSubscriber(sub, errorFrame(route.error));
+  } else if (std::find(kAllowed.begin(), kAllowed.end(), route.cmd->name) == kAllowed.end()) {
+    // Redis's subscribed-context error. The node cannot be left to give it: for a key of
+    // another node's slot it would answer MOVED first.
+    answerSubscriber(sub, errorFrame("ERR Can't execute '" + std::string(route.cmd->name) +
+                                     "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                                     "RESET are allowed in this context"));
+  } else {
+    sendToSubscriber(sub, args, raw);
+  }
   // Leaving subscribed mode: the next commands wait for the node's answers (see onPush).
   if (sub.state.leaving()) client.block();
   return true;
@@ -642,6 +657,15 @@ void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view>
   sub.conn->sendRaw(asResp(args, raw, &encoded));
 }
 
+void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
+  const std::string marker = "slotproxy:stand-in:" + std::to_string(++sub.stand_in_count);
+  const std::string_view ping[] = {"PING", marker};
+  std::string pong = "*2\r\n$4\r\npong\r\n";
+  resp::appendBulk(pong, marker);
+  sub.stand_ins.push_back({std::move(pong), std::move(reply)});
+  sendToSubscriber(sub, ping, {});
+}
+
 void Worker::unsubscribeAll(uint64_t client_id) {
   const auto it = subscribers_.find(client_id);
   if (it == subscribers_.end()) return;
@@ -663,7 +687,12 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     sub.client->close();
     return;
   }
-  sub.client->enqueueReply(frame);
+  if (!sub.stand_ins.empty() && frame == sub.stand_ins.front().pong) {
+    sub.client->enqueueReply(sub.stand_ins.front().reply);
+    sub.stand_ins.pop_front();
+  } else {
+    sub.client->enqueueReply(frame);
+  }
   if (sub.state.received(frame) && sub.state.done()) {
     // Out of subscribed mode: back to routing by slot, starting with what waited.
     ClientConn* client = sub.client;
@@ -1023,6 +1052,7 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
     if (redirect.host.empty()) redirect.host = conn.node()->ip();
     if (redirect.kind == router::Redirect::Kind::kAsk) {
       stats_.redirects_ask.fetch_add(1, std::memory_order_relaxed);
+      refresher_->noteMigration();
       r->ask_target = nodeByAddress(redirect.host, redirect.port);
       dispatch(r);
       return;
@@ -1052,6 +1082,8 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
   if (tryAgainError(message)) {  // until failover-hold runs out (then the hold sweep answers)
     if (message.starts_with("CLUSTERDOWN") || message.starts_with("READONLY")) {
       refresher_->trigger(Trigger::kClusterDown);
+    } else if (message.starts_with("TRYAGAIN")) {
+      refresher_->noteMigration();  // a multi-key command in a slot split between two nodes
     }
     hold(r);
     return;

@@ -37,6 +37,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   ~Worker() override;
 
   void setIndex(int index) { index_ = index; }
+  int index() const { return index_; }
   // Binds the listener and starts the first topology refresh. False with *error on failure.
   bool start(std::string* error);
   // SIGTERM: stop accepting; close each client once its replies are out; `done` when no client is
@@ -115,6 +116,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // Sends a subscribed client's command to its node connection, noting it in its state.
   void sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
                         std::string_view raw);
+  // Answers a subscribed client's command with `reply` (an error frame) in its turn, after the
+  // node's replies to its earlier commands.
+  void answerSubscriber(Subscriber& sub, std::string reply);
   // Ends a client's subscribed mode (left, closed client, failed connection). The connection
   // is freed on the next tick: this may run inside its callbacks.
   void unsubscribeAll(uint64_t client_id);
@@ -202,6 +206,14 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     client::ClientConn* client = nullptr;
     std::unique_ptr<backend::BackendConn> conn;
     router::Subscription state;  // tells when the client has left subscribed mode
+    // Answers the proxy gives in the node's stead, each in place of the PONG of a marker PING
+    // sent for it, so that it reaches the client in order with the node's replies.
+    struct StandIn {
+      std::string pong;   // the marker PING's reply frame
+      std::string reply;  // what the client gets instead
+    };
+    std::deque<StandIn> stand_ins;
+    uint64_t stand_in_count = 0;
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids

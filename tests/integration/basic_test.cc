@@ -798,10 +798,30 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
                                       "[pmessage, news:*, " + channel + ", straight to a node]",
                                       "[pmessage, news:*, " + channel + ", through the proxy]"}));
 
-  // Subscribed mode, as in Redis: only pub/sub commands, PING, QUIT and RESET.
-  EXPECT_EQ(describe(command(sub.get(), {"GET", "k"}).get()),
-            "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
-            "/ RESET are allowed in this context");
+  // Subscribed mode, as in Redis: only pub/sub commands, PING, QUIT and RESET; keys of every
+  // primary get that error (the node would answer MOVED for another node's key), and commands
+  // the proxy refuses get its own error, each in its turn between the node's replies.
+  for (const int slot : {0, 8000, 16000}) {
+    const std::string key = keyInSlot(slot, "ctx");
+    ASSERT_EQ(redisAppendCommand(sub.get(), "GET %s", key.c_str()), REDIS_OK);
+    ASSERT_EQ(redisAppendCommand(sub.get(), "PING %s", key.c_str()), REDIS_OK);
+  }
+  ASSERT_EQ(redisAppendCommand(sub.get(), "WAIT 1 0"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);
+  const std::string context_error =
+      "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+      "RESET are allowed in this context";
+  std::vector<std::string> want;
+  for (const int slot : {0, 8000, 16000}) {
+    want.push_back(context_error);
+    want.push_back("[pong, " + keyInSlot(slot, "ctx") + "]");
+  }
+  std::vector<std::string> in_order = nextFrames(8);
+  ASSERT_EQ(in_order.size(), 8u);
+  EXPECT_EQ(in_order[6].rfind("(error) ERR 'WAIT' is not supported by slotproxy", 0), 0u)
+      << in_order[6];
+  in_order.resize(6);
+  EXPECT_EQ(in_order, want);
   EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
 
   // Unsubscribing from everything leaves subscribed mode, as in Redis: the commands pipelined

@@ -417,6 +417,23 @@ TEST_F(ReshardTest, HalfMigratedSlotServesKeysOnBothSides) {
   EXPECT_EQ(describe(proxied({"INCR", tag + ":counter"}).get()), "(integer) 2");
   // Each command on a moved or new key took an ASK (reads and appends of keys 0-4 at least).
   EXPECT_GE(scrapeMetric(proxy_->adminAddress(), ask_series).value_or(-1), asks_before + 10);
+  // The primaries report the open slot (src migrating, dst importing): one slot "migrating"
+  // in slotproxy_slots and both sides in /topology. (A manual refresh asks them at once.)
+  auto slotsIn = [&](const std::string& state) {
+    httpRequest(proxy_->adminAddress(), "POST", "/refresh");
+    return scrapeMetric(proxy_->adminAddress(), "slotproxy_slots{state=\"" + state + "\"}")
+        .value_or(-1);
+  };
+  EXPECT_TRUE(waitFor([&] { return slotsIn("migrating") == 1; }, kTimeoutMs, 100));
+  EXPECT_EQ(slotsIn("importing"), 0);
+  const std::string topology = httpGet(proxy_->adminAddress(), "/topology").value_or("");
+  for (const std::string& side :
+       {"{\"slot\": " + std::to_string(slot) + ", \"state\": \"migrating\", \"node\": \"" +
+            cluster_->nodeId(src) + "\", \"peer\": \"" + cluster_->nodeId(dst) + "\"}",
+        "{\"slot\": " + std::to_string(slot) + ", \"state\": \"importing\", \"node\": \"" +
+            cluster_->nodeId(dst) + "\", \"peer\": \"" + cluster_->nodeId(src) + "\"}"}) {
+    EXPECT_NE(topology.find(side), std::string::npos) << side << "\n" << topology;
+  }
 
   // Where everything is, read directly: moved keys and new keys on dst, the rest on src.
   auto onDst = [&](const std::vector<std::string>& argv) {
@@ -462,6 +479,9 @@ TEST_F(ReshardTest, HalfMigratedSlotServesKeysOnBothSides) {
   }
   ReplyPtr all = proxied({"MGET", keys[0], keys[9], fresh});
   EXPECT_EQ(describe(all.get(), conn.get()), "[v0+w, v9+w, created]");
+  // Nothing is open any more.
+  EXPECT_TRUE(waitFor([&] { return slotsIn("migrating") == 0 && slotsIn("importing") == 0; },
+                      kTimeoutMs, 100));
 }
 
 }  // namespace

@@ -40,9 +40,14 @@ std::string encodeCommand(const std::vector<std::string>& argv) {
 
 std::optional<std::string> httpGet(const std::string& host_port, const std::string& path,
                                    int timeout_ms) {
+  return httpRequest(host_port, "GET", path, timeout_ms);
+}
+
+std::optional<std::string> httpRequest(const std::string& host_port, const std::string& method,
+                                       const std::string& path, int timeout_ms) {
   std::string error;
   auto c = RespClient::connect(host_port, &error, timeout_ms);
-  if (c == nullptr || !c->sendAll("GET " + path + " HTTP/1.0\r\nHost: " + host_port +
+  if (c == nullptr || !c->sendAll(method + " " + path + " HTTP/1.0\r\nHost: " + host_port +
                                       "\r\nConnection: close\r\n\r\n",
                                   timeout_ms, &error)) {
     return std::nullopt;

@@ -27,6 +27,9 @@ std::string encodeCommand(const std::vector<std::string>& argv);
 // GET `path` over HTTP/1.0 from "ip:port"; the body, or nullopt on any failure or non-200.
 std::optional<std::string> httpGet(const std::string& host_port, const std::string& path,
                                    int timeout_ms = 5000);
+// The same with another method (POST /refresh...).
+std::optional<std::string> httpRequest(const std::string& host_port, const std::string& method,
+                                       const std::string& path, int timeout_ms = 5000);
 
 // The value of one series (e.g. `slotproxy_redirects_total{kind="ask"}`, written exactly as
 // the exposition shows it) in slotproxy's /metrics at `admin`; nullopt if the scrape fails or the

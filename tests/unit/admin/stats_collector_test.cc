@@ -63,6 +63,41 @@ TEST(CountSlotStates, FailedOwnerIsNoPrimaryAndMissingOwnerIsUnassigned) {
   EXPECT_EQ(c.first_not_ok, 5461u);
 }
 
+// A migration as the primaries report it: slot 1 migrating (its owner aaaa says so; cccc
+// importing it does not change that), slot 2 importing only (redis-cli sets IMPORTING on the
+// target first), and reports that do not fit the map (a non-owner "migrating", a failed owner,
+// an unassigned slot) change nothing.
+TEST(CountSlotStates, OpenSlotsCountByWhoReportsThem) {
+  const auto map = admin::testing::threeShards(/*failed_b=*/true, /*unassigned_last=*/true);
+  const std::vector<cluster::OpenSlot> open = {
+      {.slot = 1, .migrating = false, .peer = "aaaa", .reporter = "cccc"},
+      {.slot = 1, .migrating = true, .peer = "cccc", .reporter = "aaaa"},
+      {.slot = 2, .migrating = false, .peer = "aaaa", .reporter = "cccc"},
+      {.slot = 3, .migrating = true, .peer = "aaaa", .reporter = "cccc"},
+      {.slot = 5461, .migrating = true, .peer = "aaaa", .reporter = "bbbb"},
+      {.slot = 16383, .migrating = false, .peer = "aaaa", .reporter = "cccc"},
+  };
+  const SlotStateCounts c = countSlotStates(map.get(), open);
+  EXPECT_EQ(c.migrating, 1u);
+  EXPECT_EQ(c.importing, 1u);
+  EXPECT_EQ(c.ok, 5461u + 5457u - 2u);
+  EXPECT_EQ(c.no_primary, 5462u);
+  EXPECT_EQ(c.unassigned, 4u);
+  EXPECT_EQ(c.ok + c.no_primary + c.unassigned + c.migrating + c.importing, 16384u);
+}
+
+TEST(StatsCollector, OpenSlotsReportedByThePrimariesAreExported) {
+  server::Stats stats;
+  setMap(stats, admin::testing::threeShards());
+  {
+    std::lock_guard<std::mutex> lock(stats.mu);
+    stats.open_slots = {{.slot = 7, .migrating = true, .peer = "bbbb", .reporter = "aaaa"}};
+  }
+  const std::vector<std::string> l = lines(renderText(stats));
+  EXPECT_THAT(l, ::testing::Contains("slotproxy_slots{state=\"migrating\"} 1"));
+  EXPECT_THAT(l, ::testing::Contains("slotproxy_slots{state=\"ok\"} 16383"));
+}
+
 TEST(StatsCollector, SlotsByStateSumTo16384) {
   server::Stats stats;
   setMap(stats, admin::testing::threeShards(/*failed_b=*/true, /*unassigned_last=*/true));
