@@ -464,14 +464,6 @@ const CommandInfo* findSub(const CommandInfo& top, std::string_view sub, uint32_
 constexpr std::string_view kErrSyntax = "ERR syntax error";
 constexpr std::string_view kErrNotInteger = "ERR value is not an integer or out of range";
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (toLower(a[i]) != toLower(b[i])) return false;
-  }
-  return true;
-}
-
 // Redis's strict integer syntax (string2ll): optional '-', no '+', no leading zeros, no spaces.
 bool parseInt64(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
@@ -587,14 +579,14 @@ bool applySpec(const CommandInfo& cmd, const KeySpec& spec, std::span<const std:
       int64_t found = 0;
       if (spec.startfrom >= 0) {
         for (int64_t i = spec.startfrom; i < argc; ++i) {
-          if (iequals(args[static_cast<size_t>(i)], spec.keyword)) {
+          if (equalsIgnoreCase(args[static_cast<size_t>(i)], spec.keyword)) {
             found = i;
             break;
           }
         }
       } else {
         for (int64_t i = argc + spec.startfrom; i >= 1; --i) {
-          if (i < argc && iequals(args[static_cast<size_t>(i)], spec.keyword)) {
+          if (i < argc && equalsIgnoreCase(args[static_cast<size_t>(i)], spec.keyword)) {
             found = i;
             break;
           }
@@ -654,11 +646,11 @@ bool sortKeys(std::span<const std::string_view> args, std::vector<uint32_t>* key
   push(keys, 1);
   size_t store = 0;
   for (size_t i = 2; i < args.size(); ++i) {
-    if (iequals(args[i], "limit")) {
+    if (equalsIgnoreCase(args[i], "limit")) {
       i += 2;
-    } else if (iequals(args[i], "by") || iequals(args[i], "get")) {
+    } else if (equalsIgnoreCase(args[i], "by") || equalsIgnoreCase(args[i], "get")) {
       i += 1;
-    } else if (iequals(args[i], "store")) {
+    } else if (equalsIgnoreCase(args[i], "store")) {
       if (i + 1 >= args.size()) return fail(kErrSyntax, keys, error);
       store = i + 1;
       i += 1;
@@ -673,11 +665,11 @@ bool migrateKeys(std::span<const std::string_view> args, std::vector<uint32_t>* 
                  std::string_view* error) {
   size_t keys_at = 0;
   for (size_t i = 6; i < args.size(); ++i) {
-    if (iequals(args[i], "auth")) {
+    if (equalsIgnoreCase(args[i], "auth")) {
       i += 1;
-    } else if (iequals(args[i], "auth2")) {
+    } else if (equalsIgnoreCase(args[i], "auth2")) {
       i += 2;
-    } else if (iequals(args[i], "keys")) {
+    } else if (equalsIgnoreCase(args[i], "keys")) {
       keys_at = i;
       break;
     }
@@ -703,13 +695,13 @@ bool xreadKeys(std::span<const std::string_view> args, std::vector<uint32_t>* ke
                std::string_view* error) {
   size_t streams = 0;
   for (size_t i = 1; i < args.size(); ++i) {
-    if (iequals(args[i], "count") || iequals(args[i], "block")) {
+    if (equalsIgnoreCase(args[i], "count") || equalsIgnoreCase(args[i], "block")) {
       i += 1;
-    } else if (iequals(args[i], "group")) {
+    } else if (equalsIgnoreCase(args[i], "group")) {
       i += 2;
-    } else if (iequals(args[i], "noack")) {
+    } else if (equalsIgnoreCase(args[i], "noack")) {
       // no argument
-    } else if (iequals(args[i], "streams")) {
+    } else if (equalsIgnoreCase(args[i], "streams")) {
       streams = i;
       break;
     } else {
@@ -730,6 +722,14 @@ bool xreadKeys(std::span<const std::string_view> args, std::vector<uint32_t>* ke
 }
 
 }  // namespace
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (toLower(a[i]) != toLower(b[i])) return false;
+  }
+  return true;
+}
 
 const CommandInfo* lookup(std::span<const std::string_view> args) {
   if (args.empty() || args[0].size() > kMaxNameLength) return nullptr;

@@ -175,6 +175,9 @@ struct CommandInfo {
 // args[0] is unknown. A hash probe and a compare; no allocation.
 const CommandInfo* lookup(std::span<const std::string_view> args);
 
+// ASCII case-insensitive equality, for command names and keywords (ASYNC, MATCH, SETNAME...).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
 // Redis's arity rule; argc counts the command name (and the subcommand name).
 bool arityOk(const CommandInfo& cmd, size_t argc);
 

@@ -76,4 +76,11 @@ void appendCommand(std::string& out, std::span<const std::string_view> args) {
   for (const std::string_view a : args) appendBulk(out, a);
 }
 
+std::string_view commandBytes(std::span<const std::string_view> args, std::string_view raw,
+                              std::string* storage) {
+  if (!raw.empty()) return raw;
+  appendCommand(*storage, args);
+  return *storage;
+}
+
 }  // namespace slotproxy::resp

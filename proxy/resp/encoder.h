@@ -21,5 +21,9 @@ void appendSimple(std::string& out, std::string_view s);  // +s\r\n (CR/LF in s 
 void appendError(std::string& out, std::string_view msg);
 // A command as a multibulk of bulk strings: *N\r\n then $len\r\narg\r\n per argument.
 void appendCommand(std::string& out, std::span<const std::string_view> args);
+// A client's command in RESP: `raw` as the client sent it, or for an inline command (raw empty)
+// its arguments encoded into *storage.
+std::string_view commandBytes(std::span<const std::string_view> args, std::string_view raw,
+                              std::string* storage);
 
 }  // namespace slotproxy::resp

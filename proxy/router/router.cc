@@ -14,12 +14,6 @@ namespace {
 using command::CommandInfo;
 using command::Policy;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 Route error(std::string text, const CommandInfo* cmd = nullptr) {
   Route r;
   r.kind = RouteKind::kError;
@@ -62,8 +56,9 @@ std::string displayName(const CommandInfo& cmd) {
 
 bool hasArg(std::span<const std::string_view> args, size_t from, std::string_view word) {
   for (size_t i = from; i < args.size(); ++i) {
-    if (iequals(args[i], "STREAMS")) return false;  // XREAD options end at STREAMS
-    if (iequals(args[i], word)) return true;
+    if (command::equalsIgnoreCase(args[i], "STREAMS"))
+      return false;  // XREAD options end at STREAMS
+    if (command::equalsIgnoreCase(args[i], word)) return true;
   }
   return false;
 }

@@ -2,14 +2,10 @@
 
 #include <algorithm>
 
+#include "proxy/command/command_table.h"
+
 namespace slotproxy::router {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
 
 // SUBSCRIBE/PSUBSCRIBE (subscribe) or UNSUBSCRIBE/PUNSUBSCRIBE (!subscribe) on `names`.
 size_t apply(std::unordered_set<std::string>& names, bool subscribe,
@@ -31,16 +27,16 @@ size_t apply(std::unordered_set<std::string>& names, bool subscribe,
 
 void Subscription::sent(std::span<const std::string_view> args) {
   const std::string_view name = args[0];
-  if (iequals(name, "subscribe") && args.size() > 1) {
+  if (command::equalsIgnoreCase(name, "subscribe") && args.size() > 1) {
     replies_due_ += apply(channels_, true, args);
-  } else if (iequals(name, "psubscribe") && args.size() > 1) {
+  } else if (command::equalsIgnoreCase(name, "psubscribe") && args.size() > 1) {
     replies_due_ += apply(patterns_, true, args);
-  } else if (iequals(name, "unsubscribe")) {
+  } else if (command::equalsIgnoreCase(name, "unsubscribe")) {
     replies_due_ += apply(channels_, false, args);
-  } else if (iequals(name, "punsubscribe")) {
+  } else if (command::equalsIgnoreCase(name, "punsubscribe")) {
     replies_due_ += apply(patterns_, false, args);
   } else {
-    if (iequals(name, "reset")) {  // leaves subscribed mode, one +RESET
+    if (command::equalsIgnoreCase(name, "reset")) {  // leaves subscribed mode, one +RESET
       channels_.clear();
       patterns_.clear();
     }

@@ -44,10 +44,7 @@ std::string Transaction::queue(const Route& route, std::span<const std::string_v
     return error("CROSSSLOT Keys in request don't hash to the same slot");
   }
   std::string encoded;  // an inline command, in RESP
-  if (raw.empty()) {
-    resp::appendCommand(encoded, args);
-    raw = encoded;
-  }
+  raw = resp::commandBytes(args, raw, &encoded);
   if (count_ + 1 > limits_.max_commands || commands_.size() + raw.size() > limits_.max_bytes) {
     return error("ERR slotproxy: transaction too large (at most " +
                  std::to_string(limits_.max_commands) + " commands and " +

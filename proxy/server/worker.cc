@@ -31,12 +31,6 @@ constexpr uint64_t kWithholdMs = 1;           // see flushClients()
 constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 std::string errorFrame(std::string_view message) {
   std::string out;
   resp::appendError(out, message);
@@ -67,15 +61,6 @@ bool notExecutedHere(std::string_view frame) {
   const std::string_view message = errorText(frame);
   router::Redirect redirect;
   return router::parseRedirect(message, &redirect) || tryAgainError(message);
-}
-
-// The command as RESP: `raw` as the client sent it, or for an inline command (raw empty) its
-// arguments encoded into *storage.
-std::string_view asResp(std::span<const std::string_view> args, std::string_view raw,
-                        std::string* storage) {
-  if (!raw.empty()) return raw;
-  resp::appendCommand(*storage, args);
-  return *storage;
 }
 
 std::string nodeKey(const std::string& id, const std::string& ip, uint16_t port) {
@@ -654,7 +639,7 @@ void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view>
                               std::string_view raw) {
   std::string encoded;
   sub.state.sent(args);
-  sub.conn->sendRaw(asResp(args, raw, &encoded));
+  sub.conn->sendRaw(resp::commandBytes(args, raw, &encoded));
 }
 
 void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
@@ -1424,9 +1409,9 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
       i = 2;
     }
     for (; i < args.size(); ++i) {
-      if (iequals(args[i], "SETNAME") && i + 1 < args.size()) {
+      if (command::equalsIgnoreCase(args[i], "SETNAME") && i + 1 < args.size()) {
         client.setName(args[++i]);
-      } else if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
+      } else if (command::equalsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
         client.enqueueReply(errorFrame("ERR AUTH is not supported by slotproxy"));
         return;
       } else {
