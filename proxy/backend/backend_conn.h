@@ -53,7 +53,11 @@ class BackendConn {
 
   BackendNode* node() const { return node_; }
   // A connection for one blocking command: no request timeout (BLPOP 0 blocks for ever).
-  void setBlocking() { blocking_ = true; }
+  void setBlocking(bool blocking = true) { blocking_ = blocking; }
+  // False once the connection holds state in Redis that outlives its requests (a WATCH given
+  // up without EXEC): it is closed, never kept as a spare (BackendNode::keepSpare).
+  void setReusable(bool reusable) { reusable_ = reusable; }
+  bool reusable() const { return reusable_; }
   bool blocking() const { return blocking_; }
   // A subscribed client's connection (SUBSCRIBE, PSUBSCRIBE): its commands are written as they
   // come (sendRaw) and every frame read goes to onPush; there is no request FIFO and no timeout.
@@ -103,6 +107,7 @@ class BackendConn {
   State state_ = State::kIdle;
   bool blocking_ = false;
   bool subscriber_ = false;
+  bool reusable_ = true;
   Handle* handle_ = nullptr;  // the live socket; freed in its close callback
   uint64_t connect_started_ = 0;
 

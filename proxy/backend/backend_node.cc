@@ -25,6 +25,7 @@ size_t BackendNode::inFlight() const {
 }
 
 void BackendNode::failAll(std::string_view reason) {
+  spare_conns_.clear();
   for (auto& c : conns_) {
     if (!c->idle()) c->fail(reason);
   }
@@ -32,6 +33,35 @@ void BackendNode::failAll(std::string_view reason) {
   for (size_t i = 0, n = blocking_conns_.size(); i < n; ++i) {
     if (!blocking_conns_[i]->idle()) blocking_conns_[i]->fail(reason);
   }
+}
+
+bool BackendNode::keepSpare(std::unique_ptr<BackendConn>& conn) {
+  if (!up_ || spare_conns_.size() >= kMaxSpares || !conn->reusable() || !conn->connected() ||
+      conn->inFlight() != 0) {
+    return false;
+  }
+  spare_conns_.push_back(std::move(conn));
+  return true;
+}
+
+std::unique_ptr<BackendConn> BackendNode::takeSpare() {
+  while (!spare_conns_.empty()) {
+    std::unique_ptr<BackendConn> conn = std::move(spare_conns_.back());
+    spare_conns_.pop_back();
+    if (conn->connected()) return conn;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<BackendConn> BackendNode::releaseSpare(const BackendConn* conn) {
+  for (auto it = spare_conns_.begin(); it != spare_conns_.end(); ++it) {
+    if (it->get() == conn) {
+      std::unique_ptr<BackendConn> out = std::move(*it);
+      spare_conns_.erase(it);
+      return out;
+    }
+  }
+  return nullptr;
 }
 
 void BackendNode::markDown(uint64_t now_ms, uint32_t backoff_min_ms, uint32_t backoff_max_ms) {

@@ -30,7 +30,21 @@ class BackendNode {
   std::vector<std::unique_ptr<BackendConn>>& blockingConns() { return blocking_conns_; }
   BackendConn& connFor(uint32_t hint) { return *conns_[hint % conns_.size()]; }
   size_t inFlight() const;
+  // Fails every connection in use; spare ones are dropped.
   void failAll(std::string_view reason);
+
+  // Connections of a client's own (a blocking command's, a WATCH's) that ended clean: connected,
+  // nothing in flight, no state left in Redis. Reused before opening new ones, so that a client
+  // looping on BLPOP or WATCH does not open and close a connection each time (each close leaves
+  // a TIME_WAIT socket; enough of them exhaust the ephemeral ports towards one node).
+  static constexpr size_t kMaxSpares = 16;
+  // Keeps `conn` if it is reusable and there is room; false (conn untouched) otherwise.
+  bool keepSpare(std::unique_ptr<BackendConn>& conn);
+  // A spare connection, or null.
+  std::unique_ptr<BackendConn> takeSpare();
+  // Removes `conn` from the spares (it failed); null if it is not one.
+  std::unique_ptr<BackendConn> releaseSpare(const BackendConn* conn);
+  size_t spares() const { return spare_conns_.size(); }
 
   // Health as seen by the proxy: down after a connection failure or timeout, up again after a probe
   // (PING) answers. Requests for a down node wait (held) instead of piling onto a dead socket.
@@ -51,6 +65,7 @@ class BackendNode {
   uint16_t port_;
   std::vector<std::unique_ptr<BackendConn>> conns_;
   std::vector<std::unique_ptr<BackendConn>> blocking_conns_;
+  std::vector<std::unique_ptr<BackendConn>> spare_conns_;
   bool up_ = true;
   uint32_t failures_ = 0;
   uint64_t next_probe_ms_ = 0;

@@ -478,6 +478,10 @@ void Worker::reapBlockingConns() {
         ++it;
         continue;
       }
+      if (node->keepSpare(*it)) {  // answered and clean: kept for the next one
+        it = conns.erase(it);
+        continue;
+      }
       std::deque<Request*> orphans;
       (*it)->takeAll(&orphans);
       for (Request* r : orphans) Request::release(r);
@@ -790,20 +794,22 @@ void Worker::dispatchWatched(Request* r, bool asked) {
   if (it != watches_.end() && !it->second.broken && !asked) {
     Watch& w = it->second;
     if (w.conn != nullptr && w.conn->node() != owner && !w.armed) {
-      retireWatchConn(std::move(w.conn));  // its WATCH was refused (MOVED): start over there
+      // Its WATCH was refused (MOVED), nothing is watched there: start over on the new owner.
+      retireWatchConn(std::move(w.conn), true);
     }
     if (w.conn == nullptr && !r->tx) {
       if (owner == nullptr || !owner->up()) {
         hold(r);  // no primary for the slot yet: as any request (the client waits for WATCH)
         return;
       }
-      w.conn = std::make_unique<BackendConn>(loop_, *this, owner, reply_limits_,
-                                             config_.connect_timeout_ms);
+      w.conn = ownConn(owner);
+      w.conn->setBlocking(false);
       watch_of_conn_[w.conn.get()] = it->first;
     }
     if (w.conn != nullptr && w.conn->node() == owner) {
       w.conn->send(r, false);
-      if (r->tx) releaseWatch(it->first);  // EXEC ends the watch; the connection stays for it
+      // EXEC ends the watch, in Redis too: once it is answered, the connection is clean.
+      if (r->tx) releaseWatch(it->first, true);
       return;
     }
   }
@@ -818,19 +824,26 @@ void Worker::dispatchWatched(Request* r, bool asked) {
   complete(r, r->tx ? router::kExecNull : "+OK\r\n");
 }
 
-void Worker::releaseWatch(uint64_t client_id) {
+void Worker::releaseWatch(uint64_t client_id, bool clean) {
   const auto it = watches_.find(client_id);
   if (it == watches_.end()) return;
-  retireWatchConn(std::move(it->second.conn));
+  retireWatchConn(std::move(it->second.conn), clean);
   watches_.erase(it);
 }
 
-void Worker::retireWatchConn(std::unique_ptr<BackendConn> conn) {
+void Worker::retireWatchConn(std::unique_ptr<BackendConn> conn, bool clean) {
   if (conn == nullptr) return;
+  conn->setReusable(clean);
   watch_of_conn_.erase(conn.get());
   // Reaped by reapBlockingConns once nothing on it awaits a reply.
   BackendNode* node = conn->node();
   node->blockingConns().push_back(std::move(conn));
+}
+
+std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node) {
+  if (std::unique_ptr<BackendConn> spare = node->takeSpare()) return spare;
+  return std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+                                       config_.connect_timeout_ms);
 }
 
 uint16_t Worker::anySlot() {
@@ -880,8 +893,7 @@ void Worker::dispatch(Request* r) {
   }
   if (r->blocking) {
     // A connection of its own for as long as it blocks; reaped once it is answered.
-    auto conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                              config_.connect_timeout_ms);
+    std::unique_ptr<BackendConn> conn = ownConn(node);
     conn->setBlocking();
     BackendConn* c = conn.get();
     node->blockingConns().push_back(std::move(conn));
@@ -966,6 +978,19 @@ void Worker::complete(Request* r, std::string_view frame) {
 }
 
 void Worker::onReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
+  // A connection of a client's own (a blocking command's, a watched EXEC's) that has nothing
+  // more to answer goes back to its node's spares at once, ready for that client's next one.
+  const bool own = conn.blocking() || (r->watched && r->tx);
+  handleReply(conn, r, frame, type);
+  if (own && conn.inFlight() == 0) {
+    auto& conns = conn.node()->blockingConns();
+    const auto it = std::find_if(conns.begin(), conns.end(),
+                                 [&conn](const auto& c) { return c.get() == &conn; });
+    if (it != conns.end() && conn.node()->keepSpare(*it)) conns.erase(it);
+  }
+}
+
+void Worker::handleReply(BackendConn& conn, Request* r, std::string_view frame, resp::Type type) {
   if (r->tx && !r->ahead_error.empty()) {
     // EXEC answered EXECABORT because a queued command was refused. Nothing ran, so a MOVED,
     // ASK or "try again" among those refusals is followed as for a single command: the whole
@@ -1095,6 +1120,12 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
     retireWatchConn(std::move(w.conn));
   }
   BackendNode* node = conn.node();
+  if (std::unique_ptr<BackendConn> spare = node->releaseSpare(&conn)) {
+    // An idle spare closed (Redis's `timeout`, a restart): nothing was waiting on it, and the
+    // node's health is for the connections in use to tell.
+    retired_conns_.push_back(std::move(spare));
+    return;
+  }
   if (!shutting_down_) markNodeDown(node, reason);
   for (Request* r : sent) {
     if (r->client == nullptr && r->parent == nullptr) {

@@ -132,10 +132,17 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // answered as a changed key would answer it: WATCH +OK, EXEC a null reply.
   void dispatchWatched(backend::Request* r, bool asked);
   // Ends a client's watch (EXEC sent, UNWATCH, DISCARD, RESET, client closed, connection
-  // failed). Its connection joins the node's blocking connections, closed once nothing on it
-  // awaits a reply (closing it is what drops the watch in Redis).
-  void releaseWatch(uint64_t client_id);
-  void retireWatchConn(std::unique_ptr<backend::BackendConn> conn);
+  // failed). Its connection joins the node's blocking connections; once nothing on it awaits a
+  // reply it is kept as a spare if `clean` (EXEC was sent: Redis unwatched everything), else
+  // closed (closing it is what drops the watch in Redis).
+  void releaseWatch(uint64_t client_id, bool clean = false);
+  void retireWatchConn(std::unique_ptr<backend::BackendConn> conn, bool clean = false);
+  // A connection of a client's own to `node` (a blocking command's, a WATCH's): a spare one
+  // when the node has one (BackendNode::takeSpare), else a new one.
+  std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node);
+  // BackendEvents::onReply's work; onReply also recycles connections of a client's own.
+  void handleReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
+                   resp::Type type);
   // SCAN over every primary in turn, the shard in the cursor (router/scan.h).
   void scanCommand(client::ClientConn& client, std::span<const std::string_view> args,
                    const command::CommandInfo& cmd);

@@ -145,6 +145,27 @@ TEST_F(BlockingTest, ClientGoneWhileBlockedReleasesTheBackendConnection) {
   EXPECT_EQ(describe(command(other.get(), {"LLEN", "blocking:abandoned"}).get()), "(integer) 1");
 }
 
+// A queue consumer's loop (BLPOP, answered, BLPOP...) reuses its node connection: one
+// connection opened for 20 rounds, instead of a connect and a close (a TIME_WAIT socket) each.
+TEST_F(BlockingTest, RepeatedBlockingCommandsReuseANodeConnection) {
+  const std::string key = "blocking:consumer";
+  const int node = cluster_->primaryOfSlot(cluster_->keySlot(key));
+  ContextPtr direct(cluster_->connectNode(node));
+  auto received = [&] {
+    ReplyPtr info = command(direct.get(), {"INFO", "stats"});
+    return info ? std::stoll(infoField(info->str, "total_connections_received")) : -1LL;
+  };
+  ContextPtr c(proxy_->connect());
+  ASSERT_NE(c, nullptr);
+  const long long before = received();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(describe(command(c.get(), {"RPUSH", key, std::to_string(i)}).get()), "(integer) 1");
+    EXPECT_EQ(describe(command(c.get(), {"BLPOP", key, "1"}).get()),
+              "[" + key + ", " + std::to_string(i) + "]");
+  }
+  EXPECT_LE(received() - before, 1);
+}
+
 TEST_F(BlockingTest, CrossSlotBlockingCommandGetsCrossslot) {
   ContextPtr c(proxy_->connect());
   ReplyPtr r = command(c.get(), {"BLPOP", "blocking:a", "blocking:b", "0"});
