@@ -103,6 +103,7 @@ int run(const config::Config& cfg) {
   setenv("UV_THREADPOOL_SIZE", "2", /*overwrite=*/0);
   log::setLevel(cfg.log_level);
   server::Stats stats;
+  server::TopologyHub hub;  // outlives the workers (their refreshers leave it when destroyed)
   MainState st;
   st.loop = uv_default_loop();
   st.stats = &stats;
@@ -123,6 +124,7 @@ int run(const config::Config& cfg) {
     w->notify = &st.drained;
     w->worker = std::make_unique<server::Worker>(cfg, &w->loop, stats);
     w->worker->setIndex(i);
+    w->worker->setHub(&hub);
     std::string error;
     if (!w->worker->start(&error)) {
       log::error(error);

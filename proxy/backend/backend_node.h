@@ -44,7 +44,6 @@ class BackendNode {
   std::unique_ptr<BackendConn> takeSpare();
   // Removes `conn` from the spares (it failed); null if it is not one.
   std::unique_ptr<BackendConn> releaseSpare(const BackendConn* conn);
-  size_t spares() const { return spare_conns_.size(); }
 
   // Health as seen by the proxy: down after a connection failure or timeout, up again after a probe
   // (PING) answers. Requests for a down node wait (held) instead of piling onto a dead socket.

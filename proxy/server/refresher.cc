@@ -47,7 +47,54 @@ struct Refresher::Round {
 
 Refresher::Refresher(Worker& worker) : worker_(worker), alive_(std::make_shared<bool>(true)) {}
 
-Refresher::~Refresher() { *alive_ = false; }
+Refresher::~Refresher() {
+  *alive_ = false;
+  if (hub_async_ != nullptr) {
+    hub_->remove(hub_async_);  // before the handle goes: the hub wakes it from other threads
+    net::closeAndDelete(hub_async_);
+  }
+}
+
+void Refresher::attach(TopologyHub& hub, bool leader) {
+  hub_ = &hub;
+  follower_ = !leader;
+  hub_async_ = new uv_async_t;
+  hub_async_->data = this;
+  uv_async_init(worker_.loop(), hub_async_,
+                [](uv_async_t* a) { static_cast<Refresher*>(a->data)->onHub(); });
+  if (leader) {
+    hub.setLeader(hub_async_);
+  } else {
+    hub.addFollower(hub_async_);
+  }
+}
+
+void Refresher::onHub() {
+  if (follower_) {
+    if (auto published = hub_->takeMap(hub_async_)) {
+      worker_.installMap(std::move(published->first), published->second);
+    }
+    return;
+  }
+  for (TopologyHub::Ask& ask : hub_->takeAsks()) {
+    for (const auto& [ip, port] : ask.ask_first) askFirst(ip, port);
+    if (ask.migration) migration_seen_ = true;
+    if (ask.trigger) trigger(*ask.trigger);
+  }
+}
+
+void Refresher::noteMigration() {
+  if (!follower_) {
+    migration_seen_ = true;
+    return;
+  }
+  const uint64_t now = uv_now(worker_.loop());
+  if (last_migration_ask_ms_ != 0 && now - last_migration_ask_ms_ < 1000) return;
+  last_migration_ask_ms_ = now;
+  TopologyHub::Ask ask;
+  ask.migration = true;
+  hub_->ask(std::move(ask));
+}
 
 void Refresher::askFirst(const std::string& ip, uint16_t port) {
   constexpr size_t kMaxAskFirst = 2;  // leaves room for other nodes in the first batch asked
@@ -59,6 +106,16 @@ void Refresher::askFirst(const std::string& ip, uint16_t port) {
 }
 
 void Refresher::trigger(Trigger why) {
+  if (follower_) {
+    // The leader's own startup refresh serves every worker, and a manual refresh reaches the
+    // leader's loop through Stats::refresh_requests.
+    if (why == Trigger::kStartup || why == Trigger::kManual) return;
+    TopologyHub::Ask ask;
+    ask.trigger = why;
+    ask.ask_first = std::exchange(ask_first_, {});
+    hub_->ask(std::move(ask));
+    return;
+  }
   const uint64_t now = uv_now(worker_.loop());
   const uint64_t earliest =
       last_start_ms_ == 0 ? now : last_start_ms_ + worker_.config().refresh_min_interval_ms;
@@ -71,6 +128,16 @@ void Refresher::trigger(Trigger why) {
 }
 
 void Refresher::tick(uint64_t now_ms) {
+  if (follower_) {
+    // The leader polls fast while its own view is degraded; a follower whose requests wait
+    // for a primary asks it to, as often.
+    const uint64_t every = std::max<uint64_t>(worker_.config().refresh_min_interval_ms, 250);
+    if (worker_.degraded() && now_ms - last_ask_ms_ >= every) {
+      last_ask_ms_ = now_ms;
+      trigger(Trigger::kTimer);
+    }
+    return;
+  }
   // While the cluster is degraded (a slot without a live primary, a node down, requests held),
   // poll fast so that held requests move to the new primary as soon as the cluster promotes one.
   const uint64_t interval =
@@ -279,6 +346,7 @@ void Refresher::finish(std::shared_ptr<Round> round) {
   have_map_ = true;
   const cluster::SlotMapPtr map = round->answers[*best].map;
   worker_.installMap(map, kTriggerNames[static_cast<size_t>(round->trigger)]);
+  if (hub_ != nullptr) hub_->publish(map, kTriggerNames[static_cast<size_t>(round->trigger)]);
   // (Worker 0 alone: the open slots are process-wide, like the failover counts.)
   if (worker_.index() == 0 && !checking_open_slots_ &&
       (migration_seen_ || round->trigger == Trigger::kManual ||

@@ -10,6 +10,7 @@
 
 #include "proxy/cluster/refresh_policy.h"
 #include "proxy/server/stats.h"
+#include "proxy/server/topology_hub.h"
 
 namespace slotproxy::server {
 
@@ -21,10 +22,16 @@ class Worker;
 // pickBest() prefers and hands it to Worker::installMap. A failed refresh changes nothing.
 // Triggers are debounced: at most one refresh runs, and a new one starts no sooner than
 // refresh-min-interval after the previous one.
+//
+// With several worker threads, only worker 0's refresher refreshes (attach): the others are
+// followers, which send their triggers to it and install the maps it publishes.
 class Refresher {
  public:
   explicit Refresher(Worker& worker);
   ~Refresher();
+
+  // Joins `hub` as the leader or a follower. Before the worker's loop runs.
+  void attach(TopologyHub& hub, bool leader);
 
   void trigger(Trigger why);
   // The next refresh asks this node first: a MOVED names the slot's new owner, whose view has
@@ -34,7 +41,7 @@ class Refresher {
   void tick(uint64_t now_ms);
   // The worker saw ASK or TRYAGAIN (a slot is being migrated): the next refresh also asks the
   // primaries which slots are open (checkOpenSlots).
-  void noteMigration() { migration_seen_ = true; }
+  void noteMigration();
 
  private:
   struct Round;
@@ -47,6 +54,8 @@ class Refresher {
   // importing) slots they report in Stats::open_slots. Every kQuietOpenSlotsMs while none are
   // open; at each refresh while some are, or after a manual refresh or a migration was seen.
   void checkOpenSlots(const cluster::SlotMap& map);
+  // The hub woke this loop: a leader takes the followers' asks, a follower the newest map.
+  void onHub();
 
   Worker& worker_;
   std::shared_ptr<Round> current_;  // the refresh running, if any
@@ -60,6 +69,11 @@ class Refresher {
   uint32_t consecutive_failures_ = 0;
   std::vector<std::pair<std::string, uint16_t>> ask_first_;  // for the next refresh
   bool migration_seen_ = false;
+  TopologyHub* hub_ = nullptr;
+  uv_async_t* hub_async_ = nullptr;
+  bool follower_ = false;
+  uint64_t last_ask_ms_ = 0;  // a follower's last degraded-cluster ask
+  uint64_t last_migration_ask_ms_ = 0;
   bool checking_open_slots_ = false;
   uint64_t open_slots_due_ms_ = 0;  // loop time of the next check (0: at the next refresh)
 };

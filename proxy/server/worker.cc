@@ -130,6 +130,7 @@ bool Worker::start(std::string* error) {
   withhold_timer_ = new uv_timer_t;
   uv_timer_init(loop_, withhold_timer_);
   withhold_timer_->data = this;
+  if (hub_ != nullptr) refresher_->attach(*hub_, index_ == 0);
   refresher_->trigger(Trigger::kStartup);
   return true;
 }

@@ -37,6 +37,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   ~Worker() override;
 
   void setIndex(int index) { index_ = index; }
+  // Shares worker 0's topology refreshes with the other workers (before start()).
+  void setHub(TopologyHub* hub) { hub_ = hub; }
   int index() const { return index_; }
   // Binds the listener and starts the first topology refresh. False with *error on failure.
   bool start(std::string* error);
@@ -176,6 +178,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void countFailovers(const cluster::SlotMap& old, uint64_t now);
 
   const config::Config& config_;
+  TopologyHub* hub_ = nullptr;
   int index_ = 0;        // worker number: worker 0 alone counts process-wide events (failovers)
   resp::Limits limits_;  // client requests
   resp::Limits reply_limits_;  // replies from Redis

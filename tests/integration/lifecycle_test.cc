@@ -191,6 +191,30 @@ TEST_F(LifecycleTest, PostRefreshTriggersAManualRefresh) {
   EXPECT_EQ(proxy.stopGracefully(), 0);
 }
 
+// Worker threads share worker 0's topology refreshes: three threads refresh once at startup,
+// and every thread serves with the map it published.
+TEST_F(LifecycleTest, WorkerThreadsShareOneTopologyRefresher) {
+  ProxyProcess proxy("127.0.17.104", 6379, {"--threads", "3", "--refresh-interval", "1h"});
+  std::string error;
+  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+  std::vector<ContextPtr> clients;  // spread over the threads by the kernel (SO_REUSEPORT)
+  for (int i = 0; i < 30; ++i) {
+    clients.emplace_back(proxy.connect());
+    ASSERT_NE(clients.back(), nullptr);
+  }
+  for (ContextPtr& c : clients) {
+    for (int slot : {0, 8000, 16000}) {
+      const std::string key = "k{" + keyInSlot(slot, "t") + "}";
+      EXPECT_TRUE(replyIs(command(c.get(), {"SET", key, "v"}).get(), "OK"));
+    }
+  }
+  const std::string metrics = http("127.0.17.104", 9379, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_NE(metrics.find("slotproxy_topology_refreshes_total{trigger=\"startup\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(proxy.stopGracefully(), 0) << tailFile(proxy.log(), 20);
+}
+
 // Every worker thread asks the scheduler for --sched-slice; the main (admin) thread keeps the
 // kernel's slice. Kernels before Linux 6.12 report no slice: skipped there.
 TEST_F(LifecycleTest, WorkerThreadsAskTheSchedulerForTheConfiguredSlice) {
