@@ -65,6 +65,36 @@ void LedgerLoad::stop() {
   running_ = false;
 }
 
+namespace {
+
+bool failed(const ReplyPtr& r) { return r == nullptr || r->type == REDIS_REPLY_ERROR; }
+
+// Options::watch_every's increment. EXEC's array when it ran; else the first failure (null for
+// a broken connection, an error reply), or EXEC's null after 1000 attempts (a livelock).
+ReplyPtr watchedIncrement(redisContext* c, const std::string& key, int inc) {
+  ReplyPtr exec;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    ReplyPtr w = command(c, {"WATCH", key});
+    if (failed(w)) return w;
+    ReplyPtr v = command(c, {"GET", key});
+    if (failed(v)) return v;
+    const long long value =
+        v->type == REDIS_REPLY_STRING ? std::stoll(std::string(v->str, v->len)) : 0;
+    ReplyPtr m = command(c, {"MULTI"});
+    if (failed(m)) return m;
+    ReplyPtr s = command(c, {"SET", key, std::to_string(value + inc)});
+    if (failed(s)) {
+      if (s != nullptr) command(c, {"DISCARD"});  // out of MULTI for the next request
+      return s;
+    }
+    exec = command(c, {"EXEC"});
+    if (exec == nullptr || exec->type != REDIS_REPLY_NIL) return exec;
+  }
+  return exec;
+}
+
+}  // namespace
+
 void LedgerLoad::run(int index) {
   ThreadState& me = threads_[static_cast<size_t>(index)];
   std::mt19937 rng(static_cast<uint32_t>(std::random_device{}()) ^
@@ -93,10 +123,13 @@ void LedgerLoad::run(int index) {
     }
     const int k = pick_key(rng);
     const int inc = pick_inc(rng);
-    ReplyPtr reply = command(conn.get(), {"INCRBY", key(k), std::to_string(inc)});
+    const bool watched = options_.watch_every > 0 &&
+                         ++me.requests % static_cast<uint64_t>(options_.watch_every) == 0;
+    ReplyPtr reply = watched ? watchedIncrement(conn.get(), key(k), inc)
+                             : command(conn.get(), {"INCRBY", key(k), std::to_string(inc)});
     const Clock::time_point now = Clock::now();
     const auto ki = static_cast<size_t>(k);
-    if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) {
+    if (reply != nullptr && reply->type == (watched ? REDIS_REPLY_ARRAY : REDIS_REPLY_INTEGER)) {
       me.acked[ki] += inc;
       me.successes.push_back({now, k});
       successes_.fetch_add(1);

@@ -11,6 +11,7 @@
 //     is already a test failure, and counting it as unknown keeps the ledger check meaningful);
 //   - no reply at all (the connection to the proxy broke or timed out) is recorded as an error
 //     of kind "other", its increment counted as unknown, and the thread reconnects.
+// With watch_every, some increments go through WATCH ... EXEC instead (Options::watch_every).
 // After stop(), verify() reads every counter DIRECTLY from the cluster and checks, per key,
 // acked <= value <= acked + unknown: no acknowledged increment lost, none applied twice.
 //
@@ -47,6 +48,10 @@ class LedgerLoad {
     std::string key_prefix = "ledger:";
     int max_increment = 9;
     int command_timeout_ms = 30000;  // per request; longer than the proxy's failover-hold
+    // Every Nth request of a thread (0: none) is an optimistic increment instead of INCRBY:
+    // WATCH, GET, MULTI, SET value+inc, EXEC, again while EXEC answers null (the key changed, or
+    // the proxy lost the watch to a failover). EXEC's array is the acknowledgement.
+    int watch_every = 0;
   };
 
   struct ErrorRecord {
@@ -120,6 +125,7 @@ class LedgerLoad {
     std::vector<Success> successes;
     std::vector<ErrorRecord> errors;
     std::thread thread;
+    uint64_t requests = 0;
   };
 
   void run(int index);
