@@ -347,10 +347,9 @@ void Refresher::finish(std::shared_ptr<Round> round) {
   const cluster::SlotMapPtr map = round->answers[*best].map;
   worker_.installMap(map, kTriggerNames[static_cast<size_t>(round->trigger)]);
   if (hub_ != nullptr) hub_->publish(map, kTriggerNames[static_cast<size_t>(round->trigger)]);
-  // (Worker 0 alone: the open slots are process-wide, like the failover counts.)
-  if (worker_.index() == 0 && !checking_open_slots_ &&
-      (migration_seen_ || round->trigger == Trigger::kManual ||
-       last_done_ms_ >= open_slots_due_ms_)) {
+  // (Only the leader gets here: the open slots, like the map, are worked out once for all.)
+  if (!checking_open_slots_ && (migration_seen_ || round->trigger == Trigger::kManual ||
+                                last_done_ms_ >= open_slots_due_ms_)) {
     checkOpenSlots(*map);
   }
   if (due_ms_ != 0 && due_ms_ <= uv_now(worker_.loop())) start();

@@ -39,7 +39,6 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void setIndex(int index) { index_ = index; }
   // Shares worker 0's topology refreshes with the other workers (before start()).
   void setHub(TopologyHub* hub) { hub_ = hub; }
-  int index() const { return index_; }
   // Binds the listener and starts the first topology refresh. False with *error on failure.
   bool start(std::string* error);
   // SIGTERM: stop accepting; close each client once its replies are out; `done` when no client is
