@@ -808,9 +808,13 @@ void Worker::dispatchWatched(Request* r, bool asked) {
       watch_of_conn_[w.conn.get()] = it->first;
     }
     if (w.conn != nullptr && w.conn->node() == owner) {
+      // (A connection that cannot even start fails inside send(), which may answer `r` and let
+      // its client run on, ending this watch: nothing of either is used after it.)
+      const bool exec = r->tx;
+      const uint64_t client_id = it->first;
       w.conn->send(r, false);
       // EXEC ends the watch, in Redis too: once it is answered, the connection is clean.
-      if (r->tx) releaseWatch(it->first, true);
+      if (exec) releaseWatch(client_id, true);
       return;
     }
   }
