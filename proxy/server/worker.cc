@@ -870,9 +870,10 @@ void Worker::dispatch(Request* r) {
   r->ask_target = nullptr;
   if (r->watched) {
     if (r->tx) {
-      // A watched EXEC sent again (its connection failed, or its node was demoted): its watch
-      // ended when it was first sent, and it did not run, or only read. Answered as for a
-      // changed key; the client's retry loop starts over.
+      // A watched EXEC sent again (redirected by MOVED/ASK/TRYAGAIN, its connection failed, or
+      // its node was demoted): its watch ended when it was first sent (Redis discards a refused
+      // transaction's watches too), and it did not run, or only read. Answered as for a changed
+      // key; the client's retry loop starts over on the slot's owner.
       complete(r, router::kExecNull);
     } else {
       dispatchWatched(r, asking);
@@ -1040,22 +1041,6 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
   r->suspect = false;  // an error (MOVED, READONLY...) says the command was not applied there
   const std::string_view message = errorText(frame);
   router::Redirect redirect;
-  if (r->watched && r->tx) {
-    // A watched transaction's EXEC, refused because its slot moved or is moving: Redis discards
-    // the transaction and its watches, and a watch cannot follow the slot. Nothing ran; the
-    // client gets what a changed key gives it (null) and its retry loop starts over, reaching
-    // the slot's new owner.
-    const bool redirected = router::parseRedirect(message, &redirect);
-    if (redirected || tryAgainError(message)) {
-      if (redirected && redirect.kind == router::Redirect::Kind::kMoved) {
-        refresher_->trigger(Trigger::kMoved);
-      } else if (message.starts_with("CLUSTERDOWN") || message.starts_with("READONLY")) {
-        refresher_->trigger(Trigger::kClusterDown);
-      }
-      complete(r, router::kExecNull);
-      return;
-    }
-  }
   if (router::parseRedirect(message, &redirect)) {
     if (++r->redirects > config_.max_redirects) {
       fail(r,
