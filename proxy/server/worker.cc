@@ -803,8 +803,7 @@ void Worker::dispatchWatched(Request* r, bool asked) {
         hold(r);  // no primary for the slot yet: as any request (the client waits for WATCH)
         return;
       }
-      w.conn = ownConn(owner);
-      w.conn->setBlocking(false);
+      w.conn = ownConn(owner, /*blocking=*/false);
       watch_of_conn_[w.conn.get()] = it->first;
     }
     if (w.conn != nullptr && w.conn->node() == owner) {
@@ -845,10 +844,14 @@ void Worker::retireWatchConn(std::unique_ptr<BackendConn> conn, bool clean) {
   node->blockingConns().push_back(std::move(conn));
 }
 
-std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node) {
-  if (std::unique_ptr<BackendConn> spare = node->takeSpare()) return spare;
-  return std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                       config_.connect_timeout_ms);
+std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking) {
+  std::unique_ptr<BackendConn> conn = node->takeSpare();
+  if (conn == nullptr) {
+    conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+                                         config_.connect_timeout_ms);
+  }
+  conn->setBlocking(blocking);  // (a spare may have served the other kind)
+  return conn;
 }
 
 uint16_t Worker::anySlot() {
@@ -899,8 +902,7 @@ void Worker::dispatch(Request* r) {
   }
   if (r->blocking) {
     // A connection of its own for as long as it blocks; reaped once it is answered.
-    std::unique_ptr<BackendConn> conn = ownConn(node);
-    conn->setBlocking();
+    std::unique_ptr<BackendConn> conn = ownConn(node, /*blocking=*/true);
     BackendConn* c = conn.get();
     node->blockingConns().push_back(std::move(conn));
     c->send(r, asking);

@@ -139,8 +139,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void releaseWatch(uint64_t client_id, bool clean = false);
   void retireWatchConn(std::unique_ptr<backend::BackendConn> conn, bool clean = false);
   // A connection of a client's own to `node` (a blocking command's, a WATCH's): a spare one
-  // when the node has one (BackendNode::takeSpare), else a new one.
-  std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node);
+  // when the node has one (BackendNode::takeSpare), else a new one; `blocking`: no request
+  // timeout (BackendConn::setBlocking).
+  std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node, bool blocking);
   // BackendEvents::onReply's work; onReply also recycles connections of a client's own.
   void handleReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
                    resp::Type type);
