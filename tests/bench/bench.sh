@@ -19,10 +19,15 @@
 #   N_P16=1000000       requests per command for -c 50 -P 16
 #   N_C1=20000          requests per command for -c 1 -P 1
 #   IDLE_CONNS=1000     idle client connections for the memory figure
+#   BENCH_THREADS=1     redis-benchmark threads, the same on both sides (see Notes)
 #   BENCH_DIR           working dir (default <repo>/build/bench): cluster, logs, raw results
 #   BENCH_DIRECT_ONLY=1 only the direct runs (no slotproxy needed)
 #
-# Notes: with --cluster, redis-benchmark gives each of its -c connections one primary and keys
+# Notes: the load generator must be the same on both sides, or the ratio measures it rather than
+# the proxy. redis-benchmark --cluster silently runs one thread per primary (3 here) unless told
+# otherwise, and one thread against a single endpoint: with those defaults, direct GET at
+# -c 50 -P 1 got 199k ops/s from 3 threads and 143-157k from 1 on the same cluster. So both sides
+# get --threads BENCH_THREADS. With --cluster, redis-benchmark gives each of its -c connections one primary and keys
 # tagged for it; so "-c 1" direct talks to one primary, while through the proxy its keys spread
 # over all three. SET and GET run as separate redis-benchmark invocations (same order as
 # -t get,set) so that CPU is measured per command. On a shared 2-core machine the load
@@ -40,7 +45,7 @@ readonly SEEDS="$BASE.1:6379,$BASE.2:6379,$BASE.3:6379,$BASE.4:6379,$BASE.5:6379
 readonly PROXY_BIN="${SLOTPROXY_BIN:-$REPO_ROOT/build/release/proxy/slotproxy}"
 readonly BENCH_DIR="${BENCH_DIR:-$REPO_ROOT/build/bench}"
 readonly ROUNDS="${ROUNDS:-3}" N_P1="${N_P1:-200000}" N_P16="${N_P16:-1000000}" N_C1="${N_C1:-20000}"
-readonly IDLE_CONNS="${IDLE_CONNS:-1000}"
+readonly IDLE_CONNS="${IDLE_CONNS:-1000}" BENCH_THREADS="${BENCH_THREADS:-1}"
 readonly DIRECT_ONLY="${BENCH_DIRECT_ONLY:-0}"
 readonly CLUSTER=("$REPO_ROOT/deploy/local/cluster.sh" --base "$BASE" --dir "$BENCH_DIR/cluster")
 # name | redis-benchmark flags | requests per command
@@ -52,7 +57,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 for cmd in redis-server redis-cli redis-benchmark python3 getconf; do
   command -v "$cmd" >/dev/null || die "$cmd not found (run deploy/setup.sh)"
 done
-for v in ROUNDS N_P1 N_P16 N_C1 IDLE_CONNS; do
+for v in ROUNDS N_P1 N_P16 N_C1 IDLE_CONNS BENCH_THREADS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 if [[ $DIRECT_ONLY != 1 && ! -x $PROXY_BIN ]]; then
@@ -159,7 +164,7 @@ run_one() {
   local round=$1 config=$2 target=$3 cmd=$4 flags=$5 n=$6
   local args out line cpu0="" cpu1="" cpu="-"
   # shellcheck disable=SC2206  # flags are words by design
-  args=(-t "$cmd" -r 100000 -d 64 -n "$n" $flags --csv)
+  args=(-t "$cmd" -r 100000 -d 64 -n "$n" $flags --threads "$BENCH_THREADS" --csv)
   if [[ $target == direct ]]; then
     args=(--cluster -h "$BASE.1" -p 6379 "${args[@]}")
   else
@@ -208,7 +213,7 @@ done
 # --- the table --------------------------------------------------------------------------------
 python3 - "$RESULTS" "$CLK_TCK" "$ROUNDS" "${proxy_rss_idle:--}" "${proxy_rss_conns:--}" \
   "${held:-0}" "${proxy_rss_after:--}" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  "$N_P1" "$N_P16" "$N_C1" "${PROXY_ARGS:-}" <<'EOF'
+  "$N_P1" "$N_P16" "$N_C1" "${PROXY_ARGS:-}" "$BENCH_THREADS" <<'EOF'
 import statistics, sys
 path, clk_tck, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rss_idle, rss_conns, held, rss_after, ncpu, load = sys.argv[4:10]
@@ -251,8 +256,8 @@ for config in configs:
                       med(b["p50"], "%.3f") + "/" + med(b["p99"], "%.3f"), cpu])
 widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 print()
-print("slotproxy benchmark: median of %s rounds; redis-benchmark -r 100000 -d 64; %s CPUs, load %s"
-      % (rounds, ncpu, load))
+print("slotproxy benchmark: median of %s rounds; redis-benchmark -r 100000 -d 64 --threads %s"
+      " (both sides); %s CPUs, load %s" % (rounds, sys.argv[14], ncpu, load))
 if sys.argv[13].strip():
     print("slotproxy flags: " + sys.argv[13].strip())
 for k, r in enumerate(table):
