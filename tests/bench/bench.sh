@@ -29,9 +29,10 @@
 # -c 50 -P 1 got 199k ops/s from 3 threads and 136-157k from 1 on the same cluster. So both sides
 # get --threads BENCH_THREADS. With --cluster, redis-benchmark gives each of its -c connections
 # one primary and keys tagged for it; so "-c 1" direct talks to one primary, while through the
-# proxy its keys spread over all three. SET and GET run as separate redis-benchmark invocations (same order as
-# -t get,set) so that CPU is measured per command. On a shared 2-core machine the load
-# generator, the proxy and the cluster compete for CPU: compare ratios, not absolute numbers.
+# proxy its keys spread over all three. SET and GET run as separate redis-benchmark invocations
+# (same order as -t get,set) so that CPU is measured per command. On a shared 2-core machine the
+# load generator, the proxy and the cluster compete for CPU: compare ratios, not absolute
+# numbers.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
