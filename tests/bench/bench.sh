@@ -4,7 +4,8 @@
 #
 # Starts its own 6-node cluster (deploy/local/cluster.sh, 127.0.2.1-6:6379) and a release
 # slotproxy on 127.0.2.100:6379, then for ROUNDS rounds runs redis-benchmark (SET then GET,
-# -r 100000 -d 64 --threads BENCH_THREADS) in three configurations, alternating the targets A B A B ...:
+# -r 100000 -d 64 --threads BENCH_THREADS) in three configurations, alternating the targets
+# A B A B ...:
 #   A  the cluster directly:  redis-benchmark --cluster -h 127.0.2.1 -p 6379
 #   B  slotproxy:             redis-benchmark -h 127.0.2.100 -p 6379
 # and reads slotproxy's CPU time (utime+stime in /proc/PID/stat) around every B run. Prints
