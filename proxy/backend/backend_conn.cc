@@ -10,6 +10,13 @@ namespace {
 
 constexpr size_t kReadChunk = net::kReadBufferSize;
 constexpr std::string_view kAsking = "*1\r\n$6\r\nASKING\r\n";
+// Queued bytes that leave at once rather than at the end of the loop turn. A turn that reads
+// many pipelines would otherwise hold the first ones back while it parses the rest, the node
+// idle meanwhile; past a few kilobytes the write costs little against the commands it carries.
+// At -c 50 -P 16 over 4-5 interleaved rounds, 3-4 KB raised GET throughput 7-8% and SET 6-8%;
+// 0.5-2 KB gained less (more writes and wakeups), 8 KB and more nothing (turns rarely gather that
+// much for one node).
+constexpr size_t kEarlyWriteBytes = 4096;
 
 }  // namespace
 
@@ -74,8 +81,11 @@ void BackendConn::send(Request* request, bool asking) {
   unsent_ += ahead + 1;
   if (state_ == State::kIdle) {
     fail("cannot connect to " + node_->address());  // hands the request back as unsent
-  } else if (state_ == State::kConnected && unsent_ == ahead + 1) {
-    events_.wantFlush(*this);  // the first bytes queued this turn
+  } else if (state_ == State::kConnected) {
+    // The first bytes queued since the last write (a connection written early in the turn may
+    // be listed twice: a second flush() finds nothing to do).
+    if (unsent_ == ahead + 1) events_.wantFlush(*this);
+    if (out_.size() >= kEarlyWriteBytes) write(/*early=*/true);
   }
 }
 
@@ -90,21 +100,25 @@ void BackendConn::sendRaw(std::string_view bytes) {
   }
 }
 
-void BackendConn::flush() {
+void BackendConn::flush() { write(/*early=*/false); }
+
+void BackendConn::write(bool early) {
   if (state_ != State::kConnected || write_active_ || out_.empty()) return;
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_->tcp), &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    // From send(), failing would hand requests back to the owner while it is dispatching: the
+    // bytes stay queued and the turn's flush() meets the error again.
+    if (!early) fail("write to " + node_->address() + ": " + net::uvError(n));
+    return;
+  }
   const uint64_t now = uv_now(loop_);
   for (size_t i = fifo_.size() - unsent_; i < fifo_.size(); ++i) {
     if (fifo_[i] != nullptr) fifo_[i]->sent_ms = now;
   }
   unsent_ = 0;
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_->tcp), &buf, 1);
   if (n == static_cast<int>(out_.size())) {
     out_.clear();
-    return;
-  }
-  if (n < 0 && n != UV_EAGAIN) {
-    fail("write to " + node_->address() + ": " + net::uvError(n));
     return;
   }
   writing_.swap(out_);

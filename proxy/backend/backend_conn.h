@@ -42,7 +42,8 @@ class BackendEvents {
 
 // One pipelined TCP connection to a Redis node. Requests are written in order and answered in
 // order (a FIFO of in-flight requests); writes queued during a loop turn leave in one write
-// (the owner may let them wait one more turn to gather more: Worker::onCheck).
+// (the owner may let them wait one more turn to gather more: Worker::onCheck), or in several
+// of a few kilobytes each when the turn queues more (kEarlyWriteBytes).
 class BackendConn {
  public:
   BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node, const resp::Limits& limits,
@@ -97,6 +98,9 @@ class BackendConn {
   void onConnect(int status);
   void onRead(ssize_t nread, const uv_buf_t* buf);
   void onWrite(int status);
+  // Hands the queued bytes to the kernel; `early`: from send(), where an error is left for the
+  // next flush() to report.
+  void write(bool early);
   void startWrite();
   void processInput(std::string_view data, bool from_shared);
 
