@@ -311,6 +311,9 @@ std::vector<KeyDef> buildKeys() {
   k.push_back(durationKey(
       {kServe, "sched-slice", "worker threads' scheduler slice (0: the kernel's)", "3ms"},
       &Config::sched_slice_ms, 0, 100));
+  k.push_back(
+      boolKey({kServe, "sched-batch", "workers never preempt on wakeup (SCHED_BATCH)", "no"},
+              &Config::sched_batch));
   k.push_back(logLevelKey({kServe, "log-level", "debug, info, warn or error", "debug"}));
   k.push_back(
       durationKey({kServe, "drain-timeout", "on SIGTERM, time to finish in-flight requests", "10s"},

@@ -14,8 +14,8 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/net/log.h"
 #include "proxy/server/check.h"
-#include "proxy/server/sched_slice.h"
 #include "proxy/server/stats.h"
+#include "proxy/server/thread_sched.h"
 #include "proxy/server/worker.h"
 #include "proxy/tools/nodes_conf.h"
 
@@ -75,12 +75,13 @@ void onSignal(uv_signal_t* handle, int signum) {
   }
 }
 
-// Asks the scheduler for the configured slice on the calling worker thread; the first worker
-// logs the outcome (they all get the same one).
-void applySlice(uint32_t ms, bool report) {
+// Asks the scheduler for the configured slice and policy on the calling worker thread; the first
+// worker logs the outcome (they all get the same one).
+void applyScheduling(uint32_t ms, bool batch, bool report) {
   std::string error;
-  const std::string what = "sched-slice " + std::to_string(ms) + "ms";
-  switch (server::setThreadSlice(ms, &error)) {
+  const std::string what =
+      "sched-slice " + std::to_string(ms) + "ms, sched-batch " + (batch ? "yes" : "no");
+  switch (server::setThreadScheduling(ms, batch, &error)) {
     case server::SliceResult::kSet:
       if (report) log::debug(what + " set on the worker threads");
       break;
@@ -164,8 +165,9 @@ int run(const config::Config& cfg) {
   for (size_t i = 0; i < st.workers.size(); ++i) {
     WorkerThread* self = st.workers[i].get();
     const uint32_t slice_ms = cfg.sched_slice_ms;
-    self->thread = std::thread([self, slice_ms, first = i == 0] {
-      if (slice_ms != 0) applySlice(slice_ms, first);
+    const bool batch = cfg.sched_batch;
+    self->thread = std::thread([self, slice_ms, batch, first = i == 0] {
+      if (slice_ms != 0 || batch) applyScheduling(slice_ms, batch, first);
       uv_run(&self->loop, UV_RUN_DEFAULT);
     });
   }

@@ -1,11 +1,12 @@
 // The slotproxy binary's life cycle against a real cluster on 127.0.17.0/24: `check` verdicts,
-// SIGTERM draining in-flight requests (and subscribed clients), worker threads' scheduler slice,
-// exit codes of bad configurations.
+// SIGTERM draining in-flight requests (and subscribed clients), worker threads' scheduler slice and
+// policy, exit codes of bad configurations.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
 #include <iterator>
 #include <thread>
 
-#include "proxy/server/sched_slice.h"
+#include "proxy/server/thread_sched.h"
 #include "tests/integration/fixture/local_cluster.h"
 #include "tests/integration/fixture/process.h"
 
@@ -215,28 +216,37 @@ TEST_F(LifecycleTest, WorkerThreadsShareOneTopologyRefresher) {
   EXPECT_EQ(proxy.stopGracefully(), 0) << tailFile(proxy.log(), 20);
 }
 
-// Every worker thread asks the scheduler for --sched-slice; the main (admin) thread keeps the
-// kernel's slice. Kernels before Linux 6.12 report no slice: skipped there.
-TEST_F(LifecycleTest, WorkerThreadsAskTheSchedulerForTheConfiguredSlice) {
-  if (server::threadSliceNs(0) <= 0) GTEST_SKIP() << "this kernel reports no scheduler slice";
-  ProxyProcess proxy("127.0.17.103", 6379, {"--threads", "2", "--sched-slice", "7ms"});
-  std::string error;
-  ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
-  int with_slice = 0, others = 0;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(proxy.pid()) + "/task")) {
-    const int tid = std::stoi(task.path().filename().string());
-    const int64_t slice = server::threadSliceNs(tid);
-    if (slice == 7'000'000) {
-      ++with_slice;
-      EXPECT_NE(tid, proxy.pid()) << "the main thread got the workers' slice";
-    } else {
-      ++others;
+// Every worker thread asks the scheduler for --sched-slice and SCHED_BATCH (the default); the
+// main (admin) thread keeps the kernel's defaults. Kernels before Linux 6.12 report no slice:
+// there only the policy is checked.
+TEST_F(LifecycleTest, WorkerThreadsAskTheSchedulerForTheConfiguredSliceAndPolicy) {
+  const bool slices = server::threadSliceNs(0) > 0;
+  for (const bool batch : {true, false}) {
+    SCOPED_TRACE(batch ? "default (sched-batch yes)" : "--sched-batch=no");
+    std::vector<std::string> args{"--threads", "2", "--sched-slice", "7ms"};
+    if (!batch) args.push_back("--sched-batch=no");
+    ProxyProcess proxy("127.0.17.103", 6379, args);
+    std::string error;
+    ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+    int workers = 0, others = 0;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(proxy.pid()) + "/task")) {
+      const int tid = std::stoi(task.path().filename().string());
+      const bool is_batch = server::threadPolicy(tid) == SCHED_BATCH;
+      const bool has_slice = server::threadSliceNs(tid) == 7'000'000;
+      if (slices ? has_slice : is_batch) {
+        ++workers;
+        EXPECT_NE(tid, proxy.pid()) << "the main thread got the workers' scheduling";
+        EXPECT_EQ(is_batch, batch) << "thread " << tid;
+      } else {
+        ++others;
+        EXPECT_FALSE(is_batch) << "thread " << tid;
+      }
     }
+    EXPECT_EQ(workers, slices || batch ? 2 : 0);
+    EXPECT_GE(others, 1);  // the main thread
+    EXPECT_EQ(proxy.stopGracefully(), 0);
   }
-  EXPECT_EQ(with_slice, 2);
-  EXPECT_GE(others, 1);  // the main thread
-  EXPECT_EQ(proxy.stopGracefully(), 0);
 }
 
 TEST_F(LifecycleTest, ExitCodes) {

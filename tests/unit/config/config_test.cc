@@ -108,6 +108,7 @@ TEST(ConfigDefaults, MatchTheDesignContract) {
   EXPECT_EQ(c.max_clients, 10000u);
   EXPECT_EQ(c.drain_timeout_ms, 5000u);
   EXPECT_EQ(c.sched_slice_ms, 10u);
+  EXPECT_TRUE(c.sched_batch);
   EXPECT_EQ(c.nodes_conf_file, "");
   EXPECT_EQ(c.myself_ip, "");
   EXPECT_EQ(c.hosts_file, "");
@@ -575,6 +576,7 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "max-clients",
                                        "drain-timeout",
                                        "sched-slice",
+                                       "sched-batch",
                                        "nodes-conf-file",
                                        "myself-ip",
                                        "hosts-file",

@@ -1,4 +1,4 @@
-#include "proxy/server/sched_slice.h"
+#include "proxy/server/thread_sched.h"
 
 #include <sched.h>
 #include <sys/syscall.h>
@@ -30,7 +30,7 @@ bool getAttr(int tid, SchedAttr* attr) {
 
 }  // namespace
 
-SliceResult setThreadSlice(uint32_t ms, std::string* error) {
+SliceResult setThreadScheduling(uint32_t ms, bool batch, std::string* error) {
   SchedAttr attr;
   if (!getAttr(0, &attr)) {
     *error = std::string("sched_getattr: ") + std::strerror(errno);
@@ -41,6 +41,7 @@ SliceResult setThreadSlice(uint32_t ms, std::string* error) {
   }
   const uint64_t want = uint64_t{ms} * 1000 * 1000;
   attr.size = sizeof(attr);
+  attr.sched_policy = batch ? SCHED_BATCH : SCHED_OTHER;
   attr.sched_flags = 0;
   attr.sched_runtime = want;  // 0 restores the default
   attr.sched_deadline = attr.sched_period = 0;
@@ -56,6 +57,12 @@ int64_t threadSliceNs(int tid) {
   SchedAttr attr;
   if (!getAttr(tid, &attr)) return -1;
   return static_cast<int64_t>(attr.sched_runtime);
+}
+
+int threadPolicy(int tid) {
+  SchedAttr attr;
+  if (!getAttr(tid, &attr)) return -1;
+  return static_cast<int>(attr.sched_policy);
 }
 
 }  // namespace slotproxy::server
