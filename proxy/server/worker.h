@@ -25,6 +25,7 @@
 #include "proxy/router/transaction.h"
 #include "proxy/server/refresher.h"
 #include "proxy/server/stats.h"
+#include "proxy/server/write_coalescer.h"
 
 namespace slotproxy::server {
 
@@ -188,7 +189,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_timer_t* tick_ = nullptr;
   uv_check_t* check_ = nullptr;
   uv_idle_t* coalesce_ = nullptr;  // active: the next poll does not block (see onCheck)
-  bool coalescing_ = false;        // node writes of the last turn wait for this turn
+  WriteCoalescer coalescer_;       // whether node writes wait for more requests
   std::unique_ptr<Refresher> refresher_;
 
   cluster::SlotMapPtr map_;

@@ -109,6 +109,7 @@ TEST(ConfigDefaults, MatchTheDesignContract) {
   EXPECT_EQ(c.drain_timeout_ms, 5000u);
   EXPECT_EQ(c.sched_slice_ms, 10u);
   EXPECT_TRUE(c.sched_batch);
+  EXPECT_EQ(c.node_write_coalescer_us, 150u);
   EXPECT_EQ(c.nodes_conf_file, "");
   EXPECT_EQ(c.myself_ip, "");
   EXPECT_EQ(c.hosts_file, "");
@@ -577,6 +578,7 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "drain-timeout",
                                        "sched-slice",
                                        "sched-batch",
+                                       "node-write-wait-us",
                                        "nodes-conf-file",
                                        "myself-ip",
                                        "hosts-file",
