@@ -28,7 +28,7 @@ class WriteCoalescer {
 
   explicit WriteCoalescer(Params p) : p_(p) {}
 
-  // A request was read from a client (whether it needs a node or not).
+  // A request was dispatched towards a node (a re-sent one too).
   void onRequest() { ++requests_; }
 
   bool waiting() const { return waiting_; }
