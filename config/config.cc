@@ -316,7 +316,7 @@ std::vector<KeyDef> buildKeys() {
               &Config::sched_batch));
   k.push_back(integerKey(
       {kServe, "node-write-wait-us", "longest wait of node writes for more requests", "0"},
-      &Config::node_write_coalescer_us, 0, 1000));
+      &Config::node_write_wait_us, 0, 1000));
   k.push_back(logLevelKey({kServe, "log-level", "debug, info, warn or error", "debug"}));
   k.push_back(
       durationKey({kServe, "drain-timeout", "on SIGTERM, time to finish in-flight requests", "10s"},

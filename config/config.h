@@ -31,7 +31,7 @@ struct Config {
   int threads = 1;                         // worker threads (1..64)
   uint32_t sched_slice_ms = 10;            // worker threads' scheduler slice (0: kernel's)
   bool sched_batch = true;                 // worker threads run SCHED_BATCH (no wakeup preemption)
-  uint32_t node_write_coalescer_us = 150;  // longest wait of node writes for more requests
+  uint32_t node_write_wait_us = 150;       // longest wait of node writes for more requests
   std::string log_level = "info";          // debug|info|warn|error
   int backend_connections = 1;             // pipelined connections per Redis node (1..16)
   uint32_t connect_timeout_ms = 500;       // short: a dead pod IP drops packets

@@ -84,8 +84,7 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
     : config_(config),
       loop_(loop),
       stats_(stats),
-      coalescer_(
-          {uint64_t{config.node_write_coalescer_us} * 1000, kCoalesceGapNs, kCoalesceBatch}) {
+      coalescer_({uint64_t{config.node_write_wait_us} * 1000, kCoalesceGapNs, kCoalesceBatch}) {
   limits_.max_bulk_len = config.proto_max_bulk_len;
   limits_.max_array_len = config.max_multibulk_len;
   // Replies are Redis's, not a client's: LRANGE of a long list or a deeply nested script reply
@@ -189,7 +188,7 @@ void Worker::onCheck() {
   // write. Fewer, larger writes save the proxy and Redis a system call and a wakeup each. The
   // one-turn wait raised GET throughput at -c 50 -P 1 by 4% and SET by 8%. Extending it while
   // requests keep coming, on a VM where the proxy had a vCPU to itself and the load generator
-  // shared the other with Redis: 69-73k -> 94-96k GET/s; in the placement with the load
+  // shared the other with Redis: 67-73k -> 93-96k GET/s; in the placement with the load
   // generator alone (the fastest) unchanged, 158-168k.
   if (!flush_backends_.empty()) {
     if (!coalescer_.waiting()) {

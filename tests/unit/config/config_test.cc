@@ -109,7 +109,7 @@ TEST(ConfigDefaults, MatchTheDesignContract) {
   EXPECT_EQ(c.drain_timeout_ms, 5000u);
   EXPECT_EQ(c.sched_slice_ms, 10u);
   EXPECT_TRUE(c.sched_batch);
-  EXPECT_EQ(c.node_write_coalescer_us, 150u);
+  EXPECT_EQ(c.node_write_wait_us, 150u);
   EXPECT_EQ(c.nodes_conf_file, "");
   EXPECT_EQ(c.myself_ip, "");
   EXPECT_EQ(c.hosts_file, "");
