@@ -270,6 +270,22 @@ void FakeRedis::release() {
   wake();
 }
 
+void FakeRedis::hangUpAll() {
+  uint64_t done = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hang_up_requested_ = true;
+    done = hang_ups_done_;
+  }
+  wake();
+  waitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return hang_ups_done_ > done;
+      },
+      10000, 1);
+}
+
 size_t FakeRedis::repliesWritten() const {
   std::lock_guard<std::mutex> lock(mu_);
   return replies_written_;
@@ -283,9 +299,17 @@ size_t FakeRedis::topologyQueries() const {
 void FakeRedis::run() {
   while (!stop_.load()) {
     bool release = false;
+    bool hang_up = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::swap(release, release_requested_);
+      std::swap(hang_up, hang_up_requested_);
+    }
+    if (hang_up) {
+      for (auto& [fd, c] : conns_) ::close(fd);
+      conns_.clear();
+      std::lock_guard<std::mutex> lock(mu_);
+      ++hang_ups_done_;
     }
     int64_t next_due = INT64_MAX;
     std::vector<int> dead;

@@ -116,6 +116,9 @@ class FakeRedis {
 
   // Releases every held reply (they then go out in order).
   void release();
+  // Closes every connection accepted so far (a node restarting between requests); returns once
+  // they are closed. New connections are accepted as before.
+  void hangUpAll();
   // Replies (to data commands) completely written to the socket so far.
   size_t repliesWritten() const;
   // Topology queries answered so far.
@@ -164,6 +167,8 @@ class FakeRedis {
   size_t replies_written_ = 0;
   size_t topology_queries_ = 0;
   bool release_requested_ = false;
+  bool hang_up_requested_ = false;
+  uint64_t hang_ups_done_ = 0;
 };
 
 }  // namespace slotproxy::testing
