@@ -16,9 +16,10 @@
 #                       cmake --preset release && cmake --build --preset release)
 #   PROXY_ARGS          extra slotproxy flags, split on spaces (e.g. "--sched-slice 0")
 #   ROUNDS=3            rounds; the table shows medians
-#   N_P1=200000         requests per command for -c 50 -P 1
-#   N_P16=1000000       requests per command for -c 50 -P 16
-#   N_C1=20000          requests per command for -c 1 -P 1
+#   N_P1=1000000        requests per command for -c 50 -P 1
+#   N_P16=5000000       requests per command for -c 50 -P 16
+#   N_C1=60000          requests per command for -c 1 -P 1
+#                       (each run lasts seconds: see Notes)
 #   IDLE_CONNS=1000     idle client connections for the memory figure
 #   BENCH_THREADS=1     redis-benchmark threads, the same on both sides (see Notes)
 #   BENCH_DIR           working dir (default <repo>/build/bench): cluster, logs, raw results
@@ -33,7 +34,10 @@
 # proxy its keys spread over all three. SET and GET run as separate redis-benchmark invocations
 # (same order as -t get,set) so that CPU is measured per command. On a shared 2-core machine the
 # load generator, the proxy and the cluster compete for CPU: compare ratios, not absolute
-# numbers.
+# numbers. The scheduler moves those processes between the cores every second or two, and
+# throughput depends on where they are (through the proxy at -c 50 -P 1 GET, between about
+# 105k and 160k ops/s on a 2-core VM): so each run lasts several seconds, to average over
+# placements rather than draw one. With runs of 1-2 s, single -P 1 rounds ranged 0.75-1.2.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,7 +50,7 @@ readonly PROXY_IP=127.0.2.100 PROXY_PORT=6379 ADMIN_ADDR=127.0.2.100:9379
 readonly SEEDS="$BASE.1:6379,$BASE.2:6379,$BASE.3:6379,$BASE.4:6379,$BASE.5:6379,$BASE.6:6379"
 readonly PROXY_BIN="${SLOTPROXY_BIN:-$REPO_ROOT/build/release/proxy/slotproxy}"
 readonly BENCH_DIR="${BENCH_DIR:-$REPO_ROOT/build/bench}"
-readonly ROUNDS="${ROUNDS:-3}" N_P1="${N_P1:-200000}" N_P16="${N_P16:-1000000}" N_C1="${N_C1:-20000}"
+readonly ROUNDS="${ROUNDS:-3}" N_P1="${N_P1:-1000000}" N_P16="${N_P16:-5000000}" N_C1="${N_C1:-60000}"
 readonly IDLE_CONNS="${IDLE_CONNS:-1000}" BENCH_THREADS="${BENCH_THREADS:-1}"
 readonly DIRECT_ONLY="${BENCH_DIRECT_ONLY:-0}"
 readonly CLUSTER=("$REPO_ROOT/deploy/local/cluster.sh" --base "$BASE" --dir "$BENCH_DIR/cluster")
