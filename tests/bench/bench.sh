@@ -9,7 +9,8 @@
 #   A  the cluster directly:  redis-benchmark --cluster -h 127.0.2.1 -p 6379
 #   B  slotproxy:             redis-benchmark -h 127.0.2.100 -p 6379
 # and reads slotproxy's CPU time (utime+stime in /proc/PID/stat) around every B run. Prints
-# the medians over the rounds, and slotproxy's RSS idle and holding IDLE_CONNS idle clients.
+# the medians over the rounds (and the range of single rounds' ratios), and slotproxy's RSS
+# idle and holding IDLE_CONNS idle clients.
 #
 # Environment:
 #   SLOTPROXY_BIN       binary (default <repo>/build/release/proxy/slotproxy; build it with
@@ -228,10 +229,12 @@ n_of = {"c50-P1": int(sys.argv[10]), "c50-P16": int(sys.argv[11]), "c1-P1": int(
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 configs = []
 data = {}  # (config, cmd, target) -> lists
-requests = {}
+per_round = {}  # (config, cmd, round) -> {target: ops/s}
 for rnd, config, target, cmd, rps, p50, p99, cpu in rows:
     if config not in configs:
         configs.append(config)
+    if rps != "-":
+        per_round.setdefault((config, cmd, rnd), {})[target] = float(rps)
     d = data.setdefault((config, cmd, target), {"rps": [], "p50": [], "p99": [], "cpu": []})
     if rps != "-":
         d["rps"].append(float(rps)); d["p50"].append(float(p50)); d["p99"].append(float(p99))
@@ -243,7 +246,7 @@ def med(v, fmt):
 
 flags = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1-P1": "-c 1 -P 1"}
 
-header = ["config", "cmd", "direct ops/s", "proxy ops/s", "ratio", "direct p50/p99 ms",
+header = ["config", "cmd", "direct ops/s", "proxy ops/s", "ratio", "rounds", "direct p50/p99 ms",
           "proxy p50/p99 ms", "proxy CPU s/1M req"]
 table = [header]
 for config in configs:
@@ -253,12 +256,16 @@ for config in configs:
         ratio = "-"
         if a["rps"] and b["rps"]:
             ratio = "%.2f" % (statistics.median(b["rps"]) / statistics.median(a["rps"]))
+        # The spread of the ratios of single rounds (each proxy run over the direct run before it).
+        ratios = [r["proxy"] / r["direct"] for (c, m, _), r in per_round.items()
+                  if c == config and m == cmd and "proxy" in r and r.get("direct")]
+        spread = "%.2f-%.2f" % (min(ratios), max(ratios)) if ratios else "-"
         cpu = "-"
         if b["cpu"]:
             secs = statistics.median(b["cpu"]) / clk_tck
             cpu = "%.2f" % (secs / (n_of[config] / 1e6))
         table.append([flags.get(config, config), cmd, med(a["rps"], "%.0f"), med(b["rps"], "%.0f"),
-                      ratio, med(a["p50"], "%.3f") + "/" + med(a["p99"], "%.3f"),
+                      ratio, spread, med(a["p50"], "%.3f") + "/" + med(a["p99"], "%.3f"),
                       med(b["p50"], "%.3f") + "/" + med(b["p99"], "%.3f"), cpu])
 widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 print()
