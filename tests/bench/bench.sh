@@ -51,7 +51,8 @@ readonly PROXY_IP=127.0.2.100 PROXY_PORT=6379 ADMIN_ADDR=127.0.2.100:9379
 readonly SEEDS="$BASE.1:6379,$BASE.2:6379,$BASE.3:6379,$BASE.4:6379,$BASE.5:6379,$BASE.6:6379"
 readonly PROXY_BIN="${SLOTPROXY_BIN:-$REPO_ROOT/build/release/proxy/slotproxy}"
 readonly BENCH_DIR="${BENCH_DIR:-$REPO_ROOT/build/bench}"
-readonly ROUNDS="${ROUNDS:-3}" N_P1="${N_P1:-1000000}" N_P16="${N_P16:-5000000}" N_C1="${N_C1:-60000}"
+readonly ROUNDS="${ROUNDS:-3}"
+readonly N_P1="${N_P1:-1000000}" N_P16="${N_P16:-5000000}" N_C1="${N_C1:-60000}"
 readonly IDLE_CONNS="${IDLE_CONNS:-1000}" BENCH_THREADS="${BENCH_THREADS:-1}"
 readonly DIRECT_ONLY="${BENCH_DIRECT_ONLY:-0}"
 readonly CLUSTER=("$REPO_ROOT/deploy/local/cluster.sh" --base "$BASE" --dir "$BENCH_DIR/cluster")
