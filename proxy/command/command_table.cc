@@ -19,9 +19,6 @@ struct Decision {
   std::string_view reason;
 };
 
-constexpr std::string_view kWhyShardSubscribe =
-    "sharded pub/sub needs a connection to the primary of each shard channel's slot; "
-    "SUBSCRIBE and PSUBSCRIBE work";
 constexpr std::string_view kWhyReplication =
     "replication protocol commands are for Redis nodes talking to each other";
 constexpr std::string_view kWhyAdmin =
@@ -68,6 +65,8 @@ constexpr Decision kDecisions[] = {
     {"psubscribe", Policy::kLocal, Merge::kNone, {}},
     {"unsubscribe", Policy::kLocal, Merge::kNone, {}},  // not subscribed: answered here
     {"punsubscribe", Policy::kLocal, Merge::kNone, {}},
+    {"ssubscribe", Policy::kLocal, Merge::kNone, {}},  // to the primary of the channel's slot
+    {"sunsubscribe", Policy::kLocal, Merge::kNone, {}},
 
     // ---- kAnyNode: keyless, and every node answers the same.
     {"command", Policy::kAnyNode, Merge::kNone, {}},  // same command table on every node
@@ -118,9 +117,7 @@ constexpr Decision kDecisions[] = {
     {"function|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|restore", Policy::kAllPrimaries, Merge::kAllOk, {}},
 
-    // ---- kUnsupported: sharded subscriptions and pub/sub introspection.
-    {"ssubscribe", Policy::kUnsupported, Merge::kNone, kWhyShardSubscribe},
-    {"sunsubscribe", Policy::kUnsupported, Merge::kNone, kWhyShardSubscribe},
+    // ---- kUnsupported: pub/sub introspection.
     {"pubsub|channels", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
     {"pubsub|numpat", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
     {"pubsub|numsub", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},

@@ -27,21 +27,29 @@ size_t apply(std::unordered_set<std::string>& names, bool subscribe,
 
 void Subscription::sent(std::span<const std::string_view> args) {
   const std::string_view name = args[0];
+  Sent s{1, {}};
   if (command::equalsIgnoreCase(name, "subscribe") && args.size() > 1) {
-    replies_due_ += apply(channels_, true, args);
+    s.frames = apply(channels_, true, args);
   } else if (command::equalsIgnoreCase(name, "psubscribe") && args.size() > 1) {
-    replies_due_ += apply(patterns_, true, args);
-  } else if (command::equalsIgnoreCase(name, "unsubscribe")) {
-    replies_due_ += apply(channels_, false, args);
-  } else if (command::equalsIgnoreCase(name, "punsubscribe")) {
-    replies_due_ += apply(patterns_, false, args);
-  } else {
-    if (command::equalsIgnoreCase(name, "reset")) {  // leaves subscribed mode, one +RESET
-      channels_.clear();
-      patterns_.clear();
+    s.frames = apply(patterns_, true, args);
+  } else if (command::equalsIgnoreCase(name, "ssubscribe") && args.size() > 1) {
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (!shard_channels_.contains(std::string(args[i]))) s.shard_added.emplace_back(args[i]);
     }
-    ++replies_due_;
+    s.frames = apply(shard_channels_, true, args);
+  } else if (command::equalsIgnoreCase(name, "unsubscribe")) {
+    s.frames = apply(channels_, false, args);
+  } else if (command::equalsIgnoreCase(name, "punsubscribe")) {
+    s.frames = apply(patterns_, false, args);
+  } else if (command::equalsIgnoreCase(name, "sunsubscribe")) {
+    s.frames = apply(shard_channels_, false, args);
+  } else if (command::equalsIgnoreCase(name, "reset")) {  // leaves subscribed mode, one +RESET
+    channels_.clear();
+    patterns_.clear();
+    shard_channels_.clear();
   }
+  replies_due_ += s.frames;
+  sent_.push_back(std::move(s));
 }
 
 bool Subscription::received(std::string_view frame) {
@@ -50,7 +58,35 @@ bool Subscription::received(std::string_view frame) {
                        frame.starts_with("*4\r\n$8\r\npmessage\r\n") ||
                        frame.starts_with("*3\r\n$8\r\nsmessage\r\n");
   if (message) return false;
-  if (replies_due_ > 0) --replies_due_;
+  // *3 $12 sunsubscribe $<n> <channel> :<count>, for a channel still held: the node dropped it
+  // (its slot moved away), no command asked for it.
+  constexpr std::string_view kSunsubscribe = "*3\r\n$12\r\nsunsubscribe\r\n$";
+  if (frame.starts_with(kSunsubscribe)) {
+    std::string_view rest = frame.substr(kSunsubscribe.size());
+    size_t len = 0;
+    size_t i = 0;
+    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && i < 10) {
+      len = len * 10 + static_cast<size_t>(rest[i++] - '0');
+    }
+    if (rest.substr(i).starts_with("\r\n") && rest.size() >= i + 2 + len) {
+      const auto held = shard_channels_.find(std::string(rest.substr(i + 2, len)));
+      if (held != shard_channels_.end()) {
+        shard_channels_.erase(held);
+        return false;
+      }
+    }
+  }
+  if (sent_.empty()) return true;  // nothing asked for it: nothing to count
+  Sent& front = sent_.front();
+  if (frame.starts_with("-") && !front.shard_added.empty()) {
+    // An SSUBSCRIBE refused as a whole: one error frame, nothing subscribed.
+    for (const std::string& channel : front.shard_added) shard_channels_.erase(channel);
+    replies_due_ -= front.frames;
+    sent_.pop_front();
+    return true;
+  }
+  --replies_due_;
+  if (--front.frames == 0) sent_.pop_front();
   return true;
 }
 

@@ -4,37 +4,50 @@
 //
 // A subscribed client's commands go to a node connection of its own, and every frame read there
 // comes back: replies to its commands, and published messages. The proxy must know when the
-// client has left subscribed mode (no channel and no pattern left, every reply in), to route its
-// later commands normally again. Commands are applied here as they are sent, in order, as Redis
-// will apply them: that gives the channels and patterns the node will hold and the number of
-// reply frames still to come. Pure: no sockets.
+// client has left subscribed mode (no channel, pattern or shard channel left, every reply in),
+// to route its later commands normally again. Commands are applied here as they are sent, in
+// order, as Redis will apply them: that gives the channels and patterns the node will hold and
+// the number of reply frames still to come. Two exceptions come from the node: an SSUBSCRIBE it
+// refuses (-MOVED when the slot has just moved) answers with one error and subscribes to
+// nothing, and when a shard channel's slot leaves the node, the node unsubscribes its clients
+// from that channel with a `sunsubscribe` frame no command asked for. Pure: no sockets.
 
 #include <cstddef>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 namespace slotproxy::router {
 
 class Subscription {
  public:
   // A command sent to the node (args[0] in any case). Each one answers with one reply frame per
-  // channel or pattern named (UNSUBSCRIBE without names: one per channel held, at least one),
+  // channel or pattern named ((P|S)UNSUBSCRIBE without names: one per name held, at least one),
   // any other command with one frame (a PONG, +RESET, an error).
   void sent(std::span<const std::string_view> args);
-  // A frame read from the node. False for a published message (message, pmessage, smessage);
-  // true for a reply to a command.
+  // A frame read from the node. False for a published message (message, pmessage, smessage)
+  // and for a shard channel's unsubscription the node sent on its own; true for a reply to a
+  // command.
   bool received(std::string_view frame);
-  // No channel and no pattern once the commands sent are applied: the client is leaving
-  // subscribed mode; it has left when done().
-  bool leaving() const { return channels_.empty() && patterns_.empty(); }
+  // Nothing subscribed once the commands sent are applied: the client is leaving subscribed
+  // mode; it has left when done().
+  bool leaving() const { return channels_.empty() && patterns_.empty() && shard_channels_.empty(); }
   bool done() const { return leaving() && replies_due_ == 0; }
   size_t repliesDue() const { return replies_due_; }
 
  private:
+  struct Sent {
+    size_t frames;                         // reply frames still to come
+    std::vector<std::string> shard_added;  // SSUBSCRIBE: shard channels it added
+  };
+
   std::unordered_set<std::string> channels_;
   std::unordered_set<std::string> patterns_;
+  std::unordered_set<std::string> shard_channels_;
+  std::deque<Sent> sent_;  // commands not fully answered, in order
   size_t replies_due_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <optional>
 
 #include "proxy/backend/control_conn.h"
 #include "proxy/client/client_conn.h"
@@ -35,6 +36,19 @@ constexpr uint64_t kCoalesceBatch = 16;
 constexpr uint64_t kWithholdMs = 1;           // see flushClients()
 constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
+
+// The slot of a sharded pub/sub command's channels (SSUBSCRIBE, SUNSUBSCRIBE), nullopt when
+// they name none or several slots.
+std::optional<uint16_t> shardChannelSlot(std::span<const std::string_view> args) {
+  if (args.size() < 2) return std::nullopt;
+  const uint16_t slot = cluster::keySlot(args[1]);
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (cluster::keySlot(args[i]) != slot) return std::nullopt;
+  }
+  return slot;
+}
+
+constexpr std::string_view kCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
 
 std::string errorFrame(std::string_view message) {
   std::string out;
@@ -603,13 +617,16 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // ---- pub/sub ----------------------------------------------------------------------------------
 //
 // A client that subscribes gets a node connection of its own (a PUBLISH reaches every node of a
-// cluster, so any primary will do). While it is subscribed, all its commands (QUIT aside) go to
-// that connection as they come, so Redis answers them, errors included, in order; every frame
-// read there, replies and published messages alike, is relayed back in order. When its last
-// channel and pattern are gone (UNSUBSCRIBE, PUNSUBSCRIBE, RESET), its later commands wait until
-// the node has answered, then run as usual. If the node connection fails, the client is
-// disconnected, as the node's death would disconnect it; its library reconnects and subscribes
-// again.
+// cluster, so any primary will do; for SSUBSCRIBE, the primary of the shard channel's slot).
+// While it is subscribed, all its commands (QUIT aside) go to that connection as they come, so
+// Redis answers them, errors included, in order; every frame read there, replies and published
+// messages alike, is relayed back in order. When its last channel, pattern and shard channel
+// are gone ((P|S)UNSUBSCRIBE, RESET, or the node dropping shard channels whose slot moved
+// away), its later commands wait until the node has answered, then run as usual. If the node
+// connection fails, the client is disconnected, as the node's death would disconnect it; its
+// library reconnects and subscribes again. A client's shard channels must all be served by the
+// node its connection goes to: SSUBSCRIBE to another node's channel gets an error (a client of
+// Redis Cluster itself needs a connection per node for that too).
 
 bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                std::span<const std::string_view> args, std::string_view raw) {
@@ -633,6 +650,19 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     answerSubscriber(sub, errorFrame("ERR Can't execute '" + std::string(route.cmd->name) +
                                      "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                                      "RESET are allowed in this context"));
+  } else if ((route.cmd->name == "ssubscribe" || route.cmd->name == "sunsubscribe") &&
+             args.size() > 1) {
+    const std::optional<uint16_t> slot = shardChannelSlot(args);
+    if (!slot) {
+      answerSubscriber(sub, errorFrame(kCrossSlot));
+    } else if (nodeForSlot(*slot) != sub.conn->node()) {
+      answerSubscriber(
+          sub, errorFrame("ERR slotproxy: shard channel '" + std::string(args[1]) +
+                          "' is served by another node than this connection's subscriptions; "
+                          "use another connection for it"));
+    } else {
+      sendToSubscriber(sub, args, raw);
+    }
   } else {
     sendToSubscriber(sub, args, raw);
   }
@@ -643,7 +673,17 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
 
 void Worker::subscribe(ClientConn& client, std::span<const std::string_view> args,
                        std::string_view raw) {
-  BackendNode* node = nodeForSlot(anySlot());
+  BackendNode* node = nullptr;
+  if (command::equalsIgnoreCase(args[0], "ssubscribe")) {
+    const std::optional<uint16_t> slot = shardChannelSlot(args);
+    if (!slot) {
+      client.enqueueReply(errorFrame(kCrossSlot));
+      return;
+    }
+    node = nodeForSlot(*slot);
+  } else {
+    node = nodeForSlot(anySlot());
+  }
   if (node == nullptr || !node->up()) {
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no reachable node to subscribe on"));
     return;
@@ -697,10 +737,16 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
   if (!sub.stand_ins.empty() && frame == sub.stand_ins.front().pong) {
     sub.client->enqueueReply(sub.stand_ins.front().reply);
     sub.stand_ins.pop_front();
+  } else if (frame.starts_with("-MOVED ") || frame.starts_with("-ASK ")) {
+    // An SSUBSCRIBE sent on a stale map: the client never sees a redirect.
+    refresher_->trigger(frame.starts_with("-MOVED ") ? Trigger::kMoved : Trigger::kAsk);
+    sub.client->enqueueReply(
+        errorFrame("TRYAGAIN slotproxy: the shard channel's slot is moving; subscribe again"));
   } else {
     sub.client->enqueueReply(frame);
   }
-  if (sub.state.received(frame) && sub.state.done()) {
+  sub.state.received(frame);
+  if (sub.state.done()) {
     // Out of subscribed mode: back to routing by slot, starting with what waited.
     ClientConn* client = sub.client;
     unsubscribeAll(id);
@@ -1406,10 +1452,10 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     } else {
       out = errorFrame("ERR DISCARD without MULTI");
     }
-  } else if (name == "subscribe" || name == "psubscribe") {
+  } else if (name == "subscribe" || name == "psubscribe" || name == "ssubscribe") {
     subscribe(client, args, raw);
     return;
-  } else if (name == "unsubscribe" || name == "punsubscribe") {
+  } else if (name == "unsubscribe" || name == "punsubscribe" || name == "sunsubscribe") {
     // Not subscribed (a subscribed client's go to its node): Redis's answer, count 0.
     const size_t n = args.size() > 1 ? args.size() - 1 : 1;
     for (size_t i = 0; i < n; ++i) {

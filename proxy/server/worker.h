@@ -111,7 +111,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // as usual, and if the client is not subscribed).
   bool subscribedCommand(client::ClientConn& client, const router::Route& route,
                          std::span<const std::string_view> args, std::string_view raw);
-  // SUBSCRIBE/PSUBSCRIBE from a client that is not subscribed yet: opens its node connection.
+  // (P|S)SUBSCRIBE from a client that is not subscribed yet: opens its node connection.
   void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
                  std::string_view raw);
   struct Subscriber;

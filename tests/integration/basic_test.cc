@@ -480,7 +480,7 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
 
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"SSUBSCRIBE", "news"}, "SSUBSCRIBE"},
+      {{"PUBSUB", "NUMSUB", "news"}, "PUBSUB NUMSUB"},
       {{"WAIT", "1", "0"}, "WAIT"},
       {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
   };
@@ -873,6 +873,85 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   EXPECT_TRUE(waitFor([&] { return numsub() == 1; }, 5000));
   sub.reset();
   EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
+}
+
+TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedis) {
+  const std::string channel = "{shard-news}a";
+  const std::string same_slot = "{shard-news}b";
+  const int owner = direct_->ownerOf(channel);
+  std::string elsewhere;  // a shard channel of another primary
+  for (int slot = 0; elsewhere.empty(); slot += 997) {
+    const std::string c = keyInSlot(slot, "elsewhere");
+    if (direct_->ownerOf(c) != owner) elsewhere = c;
+  }
+  auto shardnumsub = [&] {
+    ReplyPtr r = direct_->onNode(owner, {"PUBSUB", "SHARDNUMSUB", channel});
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  auto nextFrames = [&](int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      void* reply = nullptr;
+      if (redisGetReply(sub.get(), &reply) != REDIS_OK) {
+        out.push_back(std::string("(read failed: ") + sub->errstr + ")");
+        break;
+      }
+      ReplyPtr r(static_cast<redisReply*>(reply));
+      out.push_back(describe(r.get()));
+    }
+    return out;
+  };
+
+  // Not subscribed: channels of two slots are refused as by Redis; SUNSUBSCRIBE answers count 0.
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel, elsewhere}).get()),
+            "(error) CROSSSLOT Keys in request don't hash to the same slot");
+  EXPECT_EQ(describe(command(sub.get(), {"SUNSUBSCRIBE", channel}).get()),
+            "[sunsubscribe, " + channel + ", (integer) 0]");
+
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel}).get()),
+            "[ssubscribe, " + channel + ", (integer) 1]");
+  EXPECT_EQ(shardnumsub(), 1);  // on the primary of the channel's slot
+  EXPECT_INT(proxied({"SPUBLISH", channel, "through the proxy"}), 1);
+  EXPECT_INT(direct_->onNode(owner, {"SPUBLISH", channel, "straight to the node"}), 1);
+  EXPECT_EQ(nextFrames(2),
+            (std::vector<std::string>{"[smessage, " + channel + ", through the proxy]",
+                                      "[smessage, " + channel + ", straight to the node]"}));
+
+  // Subscribed: more channels of the slot join; another slot's, or another node's, are refused
+  // in their turn, between the node's replies.
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", same_slot.c_str()), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s %s", channel.c_str(), elsewhere.c_str()),
+            REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", elsewhere.c_str()), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);
+  std::vector<std::string> got = nextFrames(4);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0], "[ssubscribe, " + same_slot + ", (integer) 2]");
+  EXPECT_EQ(got[1], "(error) CROSSSLOT Keys in request don't hash to the same slot");
+  EXPECT_EQ(
+      got[2].rfind(
+          "(error) ERR slotproxy: shard channel '" + elsewhere + "' is served by another node", 0),
+      0u)
+      << got[2];
+  EXPECT_EQ(got[3], "[pong, ]");
+
+  // Unsubscribing from every shard channel leaves subscribed mode: the commands pipelined
+  // behind run as usual, routed by slot.
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUNSUBSCRIBE"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SET {ssub}k v"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "GET {ssub}k"), REDIS_OK);
+  got = nextFrames(4);
+  ASSERT_EQ(got.size(), 4u);
+  // Redis unsubscribes from a set, in no set order: the first answer counts 1 left, the second 0.
+  const std::string first = got[0].starts_with("[sunsubscribe, " + channel) ? channel : same_slot;
+  const std::string second = first == channel ? same_slot : channel;
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"[sunsubscribe, " + first + ", (integer) 1]",
+                                      "[sunsubscribe, " + second + ", (integer) 0]", "OK", "v"}));
+  EXPECT_TRUE(waitFor([&] { return shardnumsub() == 0; }, 5000));
 }
 
 // SCAN walks every primary in turn behind one cursor, and ends with 0 like Redis.

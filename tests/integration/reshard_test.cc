@@ -484,5 +484,68 @@ TEST_F(ReshardTest, HalfMigratedSlotServesKeysOnBothSides) {
                       kTimeoutMs, 100));
 }
 
+// A shard subscriber whose channel's slot moves away is unsubscribed by the node, as a client of
+// Redis itself would be; it leaves subscribed mode, and subscribing again reaches the new owner.
+TEST_F(ReshardTest, ShardSubscriberIsUnsubscribedWhenItsSlotMovesAndCanSubscribeAgain) {
+  const int slot = 11000;
+  const int src = cluster_->primaryOfSlot(slot);
+  ASSERT_GE(src, 0);
+  const int dst = (src + 1) % cluster_->size();
+  const std::string channel = "{" + keyInSlot(slot, "shard") + "}ch";
+  ASSERT_EQ(slotOf(channel), slot);
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel}).get()),
+            "[ssubscribe, " + channel + ", (integer) 1]");
+
+  ContextPtr to_src(cluster_->connectNode(src));
+  ContextPtr to_dst(cluster_->connectNode(dst));
+  ASSERT_TRUE(replyIs(command(to_dst.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
+                                             "IMPORTING", cluster_->nodeId(src)})
+                          .get(),
+                      "OK"));
+  ASSERT_TRUE(replyIs(command(to_src.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
+                                             "MIGRATING", cluster_->nodeId(dst)})
+                          .get(),
+                      "OK"));
+  for (const int i : {dst, src}) {  // the slot holds no key: nothing to migrate
+    ContextPtr n(cluster_->connectNode(i));
+    ASSERT_TRUE(replyIs(command(n.get(), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
+                                          cluster_->nodeId(dst)})
+                            .get(),
+                        "OK"));
+  }
+  // The old owner drops the channel: the client gets Redis's own sunsubscribe, then is out of
+  // subscribed mode.
+  void* frame = nullptr;
+  ASSERT_EQ(redisGetReply(sub.get(), &frame), REDIS_OK) << sub->errstr;
+  ReplyPtr dropped(static_cast<redisReply*>(frame));
+  EXPECT_EQ(describe(dropped.get()), "[sunsubscribe, " + channel + ", (integer) 0]");
+  EXPECT_TRUE(replyIs(command(sub.get(), {"SET", "{shard}after", "v"}).get(), "OK"));
+
+  std::string error;
+  ASSERT_TRUE(cluster_->waitClusterOk(kTimeoutMs, &error)) << error;
+  // Subscribing again: until the proxy's map has the new owner, the old one answers MOVED,
+  // which the client gets as TRYAGAIN (and never as MOVED).
+  std::string last;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        last = describe(command(sub.get(), {"SSUBSCRIBE", channel}).get());
+        EXPECT_TRUE(last.starts_with("[ssubscribe, ") || last.starts_with("(error) TRYAGAIN "))
+            << last;
+        return last.starts_with("[ssubscribe, ");
+      },
+      kTimeoutMs, 50))
+      << last;
+  EXPECT_EQ(last, "[ssubscribe, " + channel + ", (integer) 1]");
+  ContextPtr publisher(proxy_->connect());
+  ASSERT_NE(publisher, nullptr);
+  EXPECT_EQ(describe(command(publisher.get(), {"SPUBLISH", channel, "moved"}).get()),
+            "(integer) 1");
+  ASSERT_EQ(redisGetReply(sub.get(), &frame), REDIS_OK) << sub->errstr;
+  ReplyPtr message(static_cast<redisReply*>(frame));
+  EXPECT_EQ(describe(message.get()), "[smessage, " + channel + ", moved]");
+}
+
 }  // namespace
 }  // namespace slotproxy::testing

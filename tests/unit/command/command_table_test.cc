@@ -513,7 +513,9 @@ TEST(CommandPolicy, Local) {
                     {"subscribe"},
                     {"psubscribe"},
                     {"unsubscribe"},
-                    {"punsubscribe"}}) {
+                    {"punsubscribe"},
+                    {"ssubscribe"},
+                    {"sunsubscribe"}}) {
     EXPECT_EQ(policyOf(args), Policy::kLocal) << *args.begin();
   }
 }
@@ -553,9 +555,7 @@ TEST(CommandPolicy, AllPrimariesWithMerge) {
 }
 
 TEST(CommandPolicy, Unsupported) {
-  for (auto args : {std::initializer_list<std::string_view>{"ssubscribe"},
-                    {"sunsubscribe"},
-                    {"monitor"},
+  for (auto args : {std::initializer_list<std::string_view>{"monitor"},
                     {"sync"},
                     {"psync"},
                     {"replconf"},

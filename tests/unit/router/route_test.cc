@@ -182,15 +182,15 @@ TEST(Route, WrongArityUsesRedisText) {
 }
 
 TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
-  expectError({"SSUBSCRIBE", "ch"},
-              "ERR 'SSUBSCRIBE' is not supported by slotproxy: sharded pub/sub needs a connection "
-              "to the primary of each shard channel's slot; SUBSCRIBE and PSUBSCRIBE work");
+  expectError({"PUBSUB", "NUMSUB", "ch"},
+              "ERR 'PUBSUB NUMSUB' is not supported by slotproxy: pub/sub is not proxied, and a "
+              "single node's subscriber counts would be misleading");
   expectError({"CONFIG", "GET", "maxmemory"},
               "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
 
   for (const std::initializer_list<std::string_view> args :
-       {std::initializer_list<std::string_view>{"SSUBSCRIBE", "ch"},
+       {std::initializer_list<std::string_view>{"SYNC"},
         {"WAIT", "1", "0"},
         {"MONITOR"},
         {"ASKING"},

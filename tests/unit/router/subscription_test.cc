@@ -76,5 +76,64 @@ TEST(SubscriptionTest, UnsubscribingAChannelNeverSubscribedLeavesTheOthers) {
   EXPECT_EQ(s.repliesDue(), 2u);
 }
 
+constexpr std::string_view kSsubscribeReply = "*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:1\r\n";
+// What a node sends for shard channel `a`, asked (SUNSUBSCRIBE) or not (its slot moved away).
+constexpr std::string_view kSunsubscribeA = "*3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:0\r\n";
+
+TEST(SubscriptionTest, ShardChannelsKeepTheClientSubscribedUntilSunsubscribed) {
+  Subscription s;
+  send(s, {"SSUBSCRIBE", "a", "b"});
+  EXPECT_EQ(s.repliesDue(), 2u);
+  EXPECT_FALSE(s.leaving());
+  EXPECT_FALSE(s.received("*3\r\n$8\r\nsmessage\r\n$1\r\na\r\n$2\r\nhi\r\n"));
+  send(s, {"sunsubscribe", "a"});
+  EXPECT_FALSE(s.leaving());  // b is still there
+  send(s, {"SUNSUBSCRIBE"});  // b: one reply
+  EXPECT_TRUE(s.leaving());
+  EXPECT_EQ(s.repliesDue(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(s.received(kSsubscribeReply));
+  EXPECT_FALSE(s.done());
+  EXPECT_TRUE(s.received(kSunsubscribeA));  // asked for: a reply
+  EXPECT_TRUE(s.done());
+}
+
+TEST(SubscriptionTest, RefusedSsubscribeAnswersOnceAndSubscribesNothingNew) {
+  Subscription s;
+  send(s, {"SSUBSCRIBE", "a"});
+  EXPECT_TRUE(s.received(kSsubscribeReply));
+  send(s, {"SSUBSCRIBE", "a", "b", "c"});  // three replies due, unless refused
+  send(s, {"PING"});
+  EXPECT_EQ(s.repliesDue(), 4u);
+  EXPECT_TRUE(s.received("-MOVED 15495 127.0.0.1:6380\r\n"));  // one error answers it all
+  EXPECT_EQ(s.repliesDue(), 1u);
+  EXPECT_TRUE(s.received("*2\r\n$4\r\npong\r\n$0\r\n\r\n"));
+  EXPECT_EQ(s.repliesDue(), 0u);
+  // b and c were never subscribed; a, subscribed before, still is.
+  EXPECT_FALSE(s.leaving());
+  send(s, {"SUNSUBSCRIBE", "a"});
+  EXPECT_TRUE(s.leaving());
+}
+
+TEST(SubscriptionTest, ShardChannelTheNodeDropsIsNotAReplyAndCanEndSubscribedMode) {
+  Subscription s;
+  send(s, {"SSUBSCRIBE", "a"});
+  EXPECT_TRUE(s.received(kSsubscribeReply));
+  EXPECT_FALSE(s.done());
+  EXPECT_FALSE(s.received(kSunsubscribeA));  // the slot moved away: not asked for
+  EXPECT_TRUE(s.done());
+}
+
+TEST(SubscriptionTest, ShardChannelTheNodeDropsLeavesRepliesDueAlone) {
+  Subscription s;
+  send(s, {"SUBSCRIBE", "x"});
+  send(s, {"SSUBSCRIBE", "a"});
+  send(s, {"PING"});
+  EXPECT_TRUE(s.received(kReply));
+  EXPECT_TRUE(s.received(kSsubscribeReply));
+  EXPECT_FALSE(s.received(kSunsubscribeA));
+  EXPECT_EQ(s.repliesDue(), 1u);  // the PONG
+  EXPECT_FALSE(s.leaving());      // x
+}
+
 }  // namespace
 }  // namespace slotproxy::router
