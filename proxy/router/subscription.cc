@@ -78,8 +78,9 @@ bool Subscription::received(std::string_view frame) {
   }
   if (sent_.empty()) return true;  // nothing asked for it: nothing to count
   Sent& front = sent_.front();
-  if (frame.starts_with("-") && !front.shard_added.empty()) {
-    // An SSUBSCRIBE refused as a whole: one error frame, nothing subscribed.
+  if (frame.starts_with("-")) {
+    // An error answers a whole command, however many names it gave: an SSUBSCRIBE refused
+    // (-MOVED on a stale map) subscribed to nothing.
     for (const std::string& channel : front.shard_added) shard_channels_.erase(channel);
     replies_due_ -= front.frames;
     sent_.pop_front();

@@ -7,10 +7,11 @@
 // client has left subscribed mode (no channel, pattern or shard channel left, every reply in),
 // to route its later commands normally again. Commands are applied here as they are sent, in
 // order, as Redis will apply them: that gives the channels and patterns the node will hold and
-// the number of reply frames still to come. Two exceptions come from the node: an SSUBSCRIBE it
-// refuses (-MOVED when the slot has just moved) answers with one error and subscribes to
-// nothing, and when a shard channel's slot leaves the node, the node unsubscribes its clients
-// from that channel with a `sunsubscribe` frame no command asked for. Pure: no sockets.
+// the number of reply frames still to come. Two exceptions come from the node: a command it
+// refuses answers with one error whatever the names it gave (an SSUBSCRIBE refused with -MOVED
+// when the slot has just moved subscribes to nothing), and when a shard channel's slot leaves
+// the node, the node unsubscribes its clients from that channel with a `sunsubscribe` frame no
+// command asked for. Pure: no sockets.
 
 #include <cstddef>
 #include <deque>

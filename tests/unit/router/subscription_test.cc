@@ -110,8 +110,11 @@ TEST(SubscriptionTest, RefusedSsubscribeAnswersOnceAndSubscribesNothingNew) {
   EXPECT_EQ(s.repliesDue(), 0u);
   // b and c were never subscribed; a, subscribed before, still is.
   EXPECT_FALSE(s.leaving());
-  send(s, {"SUNSUBSCRIBE", "a"});
+  send(s, {"SUNSUBSCRIBE", "a", "b"});
   EXPECT_TRUE(s.leaving());
+  EXPECT_EQ(s.repliesDue(), 2u);
+  EXPECT_TRUE(s.received("-MOVED 15495 127.0.0.1:6380\r\n"));  // also one error for both
+  EXPECT_TRUE(s.done());
 }
 
 TEST(SubscriptionTest, ShardChannelTheNodeDropsIsNotAReplyAndCanEndSubscribedMode) {
