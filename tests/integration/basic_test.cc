@@ -93,6 +93,21 @@ SuiteCluster BasicTest::suite_;
     EXPECT_EQ(r_->integer, static_cast<long long>(n)) << describe(r_.get()); \
   } while (0)
 
+// The next n frames read on `c` (replies or published messages), as text.
+std::vector<std::string> nextFrames(redisContext* c, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(c, &reply) != REDIS_OK) {
+      out.push_back(std::string("(read failed: ") + c->errstr + ")");
+      break;
+    }
+    ReplyPtr r(static_cast<redisReply*>(reply));
+    out.push_back(describe(r.get()));
+  }
+  return out;
+}
+
 // Every element of an array reply as strings (nil as "(nil)").
 std::vector<std::string> elements(const redisReply* r) {
   std::vector<std::string> out;
@@ -789,20 +804,6 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   };
   ContextPtr sub(proxy_->connect());
   ASSERT_NE(sub, nullptr);
-  // The subscriber's next n frames (replies or messages), as text.
-  auto nextFrames = [&](int n) {
-    std::vector<std::string> out;
-    for (int i = 0; i < n; ++i) {
-      void* reply = nullptr;
-      if (redisGetReply(sub.get(), &reply) != REDIS_OK) {
-        out.push_back(std::string("(read failed: ") + sub->errstr + ")");
-        break;
-      }
-      ReplyPtr r(static_cast<redisReply*>(reply));
-      out.push_back(describe(r.get()));
-    }
-    return out;
-  };
   EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", channel}).get()),
             "[subscribe, " + channel + ", (integer) 1]");
   EXPECT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", "news:*"}).get()),
@@ -814,7 +815,7 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   ContextPtr node(cluster_->connectNode(cluster_->size() - 1));  // a replica
   ASSERT_NE(node, nullptr);
   ASSERT_NE(command(node.get(), {"PUBLISH", channel, "straight to a node"}), nullptr);
-  std::vector<std::string> got = nextFrames(4);
+  std::vector<std::string> got = nextFrames(sub.get(), 4);
   std::sort(got.begin(), got.end());  // message and pmessage of one PUBLISH may come either way
   EXPECT_EQ(got,
             (std::vector<std::string>{"[message, " + channel + ", straight to a node]",
@@ -840,7 +841,7 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
     want.push_back(context_error);
     want.push_back("[pong, " + keyInSlot(slot, "ctx") + "]");
   }
-  std::vector<std::string> in_order = nextFrames(8);
+  std::vector<std::string> in_order = nextFrames(sub.get(), 8);
   ASSERT_EQ(in_order.size(), 8u);
   EXPECT_EQ(in_order[6].rfind("(error) ERR 'WAIT' is not supported by slotproxy", 0), 0u)
       << in_order[6];
@@ -854,7 +855,7 @@ TEST_F(BasicTest, SubscribersGetWhatIsPublishedAnywhereAndLeaveSubscribedModeAsI
   ASSERT_EQ(redisAppendCommand(sub.get(), "PUNSUBSCRIBE"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SET {sub}k v"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "GET {sub}k"), REDIS_OK);
-  EXPECT_EQ(nextFrames(4),
+  EXPECT_EQ(nextFrames(sub.get(), 4),
             (std::vector<std::string>{"[unsubscribe, " + channel + ", (integer) 1]",
                                       "[punsubscribe, news:*, (integer) 0]", "OK", "v"}));
   EXPECT_TRUE(waitFor([&] { return numsub() == 0; }, 5000));
@@ -891,19 +892,6 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
   };
   ContextPtr sub(proxy_->connect());
   ASSERT_NE(sub, nullptr);
-  auto nextFrames = [&](int n) {
-    std::vector<std::string> out;
-    for (int i = 0; i < n; ++i) {
-      void* reply = nullptr;
-      if (redisGetReply(sub.get(), &reply) != REDIS_OK) {
-        out.push_back(std::string("(read failed: ") + sub->errstr + ")");
-        break;
-      }
-      ReplyPtr r(static_cast<redisReply*>(reply));
-      out.push_back(describe(r.get()));
-    }
-    return out;
-  };
 
   // Not subscribed: channels of two slots are refused as by Redis; SUNSUBSCRIBE answers count 0.
   EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel, elsewhere}).get()),
@@ -916,7 +904,7 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
   EXPECT_EQ(shardnumsub(), 1);  // on the primary of the channel's slot
   EXPECT_INT(proxied({"SPUBLISH", channel, "through the proxy"}), 1);
   EXPECT_INT(direct_->onNode(owner, {"SPUBLISH", channel, "straight to the node"}), 1);
-  EXPECT_EQ(nextFrames(2),
+  EXPECT_EQ(nextFrames(sub.get(), 2),
             (std::vector<std::string>{"[smessage, " + channel + ", through the proxy]",
                                       "[smessage, " + channel + ", straight to the node]"}));
 
@@ -927,7 +915,7 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
             REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", elsewhere.c_str()), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);
-  std::vector<std::string> got = nextFrames(4);
+  std::vector<std::string> got = nextFrames(sub.get(), 4);
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[0], "[ssubscribe, " + same_slot + ", (integer) 2]");
   EXPECT_EQ(got[1], "(error) CROSSSLOT Keys in request don't hash to the same slot");
@@ -943,7 +931,7 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
   ASSERT_EQ(redisAppendCommand(sub.get(), "SUNSUBSCRIBE"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SET {ssub}k v"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "GET {ssub}k"), REDIS_OK);
-  got = nextFrames(4);
+  got = nextFrames(sub.get(), 4);
   ASSERT_EQ(got.size(), 4u);
   // Redis unsubscribes from a set, in no set order: the first answer counts 1 left, the second 0.
   const std::string first = got[0].starts_with("[sunsubscribe, " + channel) ? channel : same_slot;

@@ -80,6 +80,18 @@ class ReshardTest : public ::testing::Test {
     }
   }
 
+  // Marks `slot` importing on dst and migrating on src, as the first step of moving it.
+  static void openSlot(int slot, int src, redisContext* to_src, int dst, redisContext* to_dst) {
+    ASSERT_TRUE(replyIs(command(to_dst, {"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING",
+                                         cluster_->nodeId(src)})
+                            .get(),
+                        "OK"));
+    ASSERT_TRUE(replyIs(command(to_src, {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING",
+                                         cluster_->nodeId(dst)})
+                            .get(),
+                        "OK"));
+  }
+
   static SuiteCluster suite_;
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
@@ -370,14 +382,7 @@ TEST_F(ReshardTest, HalfMigratedSlotServesKeysOnBothSides) {
   }
   ContextPtr to_src(cluster_->connectNode(src));
   ContextPtr to_dst(cluster_->connectNode(dst));
-  ASSERT_TRUE(replyIs(command(to_dst.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
-                                             "IMPORTING", cluster_->nodeId(src)})
-                          .get(),
-                      "OK"));
-  ASSERT_TRUE(replyIs(command(to_src.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
-                                             "MIGRATING", cluster_->nodeId(dst)})
-                          .get(),
-                      "OK"));
+  ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
   // Keys 0-4 move to dst; 5-9 stay on src.
   std::vector<std::string> migrate = {"MIGRATE", cluster_->ip(dst), "6379", "", "0", "5000",
                                       "KEYS"};
@@ -500,14 +505,7 @@ TEST_F(ReshardTest, ShardSubscriberIsUnsubscribedWhenItsSlotMovesAndCanSubscribe
 
   ContextPtr to_src(cluster_->connectNode(src));
   ContextPtr to_dst(cluster_->connectNode(dst));
-  ASSERT_TRUE(replyIs(command(to_dst.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
-                                             "IMPORTING", cluster_->nodeId(src)})
-                          .get(),
-                      "OK"));
-  ASSERT_TRUE(replyIs(command(to_src.get(), {"CLUSTER", "SETSLOT", std::to_string(slot),
-                                             "MIGRATING", cluster_->nodeId(dst)})
-                          .get(),
-                      "OK"));
+  ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
   for (const int i : {dst, src}) {  // the slot holds no key: nothing to migrate
     ContextPtr n(cluster_->connectNode(i));
     ASSERT_TRUE(replyIs(command(n.get(), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
