@@ -27,7 +27,7 @@ size_t apply(std::unordered_set<std::string>& names, bool subscribe,
 
 void Subscription::sent(std::span<const std::string_view> args) {
   const std::string_view name = args[0];
-  Sent s{1, {}};
+  Sent s{1, {}, {}};
   if (command::equalsIgnoreCase(name, "subscribe") && args.size() > 1) {
     s.frames = apply(channels_, true, args);
   } else if (command::equalsIgnoreCase(name, "psubscribe") && args.size() > 1) {
@@ -42,6 +42,13 @@ void Subscription::sent(std::span<const std::string_view> args) {
   } else if (command::equalsIgnoreCase(name, "punsubscribe")) {
     s.frames = apply(patterns_, false, args);
   } else if (command::equalsIgnoreCase(name, "sunsubscribe")) {
+    if (args.size() == 1) {
+      s.shard_removed.assign(shard_channels_.begin(), shard_channels_.end());
+    } else {
+      for (size_t i = 1; i < args.size(); ++i) {
+        if (shard_channels_.contains(std::string(args[i]))) s.shard_removed.emplace_back(args[i]);
+      }
+    }
     s.frames = apply(shard_channels_, false, args);
   } else if (command::equalsIgnoreCase(name, "reset")) {  // leaves subscribed mode, one +RESET
     channels_.clear();
@@ -79,9 +86,10 @@ bool Subscription::received(std::string_view frame) {
   if (sent_.empty()) return true;  // nothing asked for it: nothing to count
   Sent& front = sent_.front();
   if (frame.starts_with("-")) {
-    // An error answers a whole command, however many names it gave: an SSUBSCRIBE refused
-    // (-MOVED on a stale map) subscribed to nothing.
+    // An error answers a whole command, however many names it gave: an (S|SUN)SUBSCRIBE
+    // refused (-MOVED on a stale map) changed nothing.
     for (const std::string& channel : front.shard_added) shard_channels_.erase(channel);
+    for (std::string& channel : front.shard_removed) shard_channels_.insert(std::move(channel));
     replies_due_ -= front.frames;
     sent_.pop_front();
     return true;

@@ -8,8 +8,8 @@
 // to route its later commands normally again. Commands are applied here as they are sent, in
 // order, as Redis will apply them: that gives the channels and patterns the node will hold and
 // the number of reply frames still to come. Two exceptions come from the node: a command it
-// refuses answers with one error whatever the names it gave (an SSUBSCRIBE refused with -MOVED
-// when the slot has just moved subscribes to nothing), and when a shard channel's slot leaves
+// refuses answers with one error whatever the names it gave (an (S|SUN)SUBSCRIBE refused with
+// -MOVED when the slot has just moved changes nothing), and when a shard channel's slot leaves
 // the node, the node unsubscribes its clients from that channel with a `sunsubscribe` frame no
 // command asked for. Pure: no sockets.
 
@@ -41,8 +41,9 @@ class Subscription {
 
  private:
   struct Sent {
-    size_t frames;                         // reply frames still to come
-    std::vector<std::string> shard_added;  // SSUBSCRIBE: shard channels it added
+    size_t frames;                           // reply frames still to come
+    std::vector<std::string> shard_added;    // SSUBSCRIBE: shard channels it added
+    std::vector<std::string> shard_removed;  // SUNSUBSCRIBE: shard channels it removed
   };
 
   std::unordered_set<std::string> channels_;

@@ -114,6 +114,14 @@ TEST(SubscriptionTest, RefusedSsubscribeAnswersOnceAndSubscribesNothingNew) {
   EXPECT_TRUE(s.leaving());
   EXPECT_EQ(s.repliesDue(), 2u);
   EXPECT_TRUE(s.received("-MOVED 15495 127.0.0.1:6380\r\n"));  // also one error for both
+  EXPECT_EQ(s.repliesDue(), 0u);
+  EXPECT_FALSE(s.leaving());  // refused: a is still subscribed
+  send(s, {"SUNSUBSCRIBE"});
+  EXPECT_TRUE(s.leaving());
+  EXPECT_TRUE(s.received("-MOVED 15495 127.0.0.1:6380\r\n"));
+  EXPECT_FALSE(s.leaving());
+  send(s, {"SUNSUBSCRIBE"});
+  EXPECT_TRUE(s.received(kSunsubscribeA));
   EXPECT_TRUE(s.done());
 }
 
