@@ -55,8 +55,13 @@ void Subscription::sent(std::span<const std::string_view> args) {
     patterns_.clear();
     shard_channels_.clear();
   }
-  replies_due_ += s.frames;
   sent_.push_back(std::move(s));
+}
+
+size_t Subscription::repliesDue() const {
+  size_t n = 0;
+  for (const Sent& s : sent_) n += s.frames;
+  return n;
 }
 
 bool Subscription::received(std::string_view frame) {
@@ -90,11 +95,9 @@ bool Subscription::received(std::string_view frame) {
     // refused (-MOVED on a stale map) changed nothing.
     for (const std::string& channel : front.shard_added) shard_channels_.erase(channel);
     for (std::string& channel : front.shard_removed) shard_channels_.insert(std::move(channel));
-    replies_due_ -= front.frames;
     sent_.pop_front();
     return true;
   }
-  --replies_due_;
   if (--front.frames == 0) sent_.pop_front();
   return true;
 }

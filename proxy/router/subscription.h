@@ -36,8 +36,8 @@ class Subscription {
   // Nothing subscribed once the commands sent are applied: the client is leaving subscribed
   // mode; it has left when done().
   bool leaving() const { return channels_.empty() && patterns_.empty() && shard_channels_.empty(); }
-  bool done() const { return leaving() && replies_due_ == 0; }
-  size_t repliesDue() const { return replies_due_; }
+  bool done() const { return leaving() && sent_.empty(); }
+  size_t repliesDue() const;
 
  private:
   struct Sent {
@@ -50,7 +50,6 @@ class Subscription {
   std::unordered_set<std::string> patterns_;
   std::unordered_set<std::string> shard_channels_;
   std::deque<Sent> sent_;  // commands not fully answered, in order
-  size_t replies_due_ = 0;
 };
 
 }  // namespace slotproxy::router
