@@ -111,7 +111,7 @@ Route route(std::span<const std::string_view> args, std::vector<uint32_t>* keys)
         r.kind = RouteKind::kSplit;
         return r;
       }
-      return error("CROSSSLOT Keys in request don't hash to the same slot", cmd);
+      return error(std::string(kCrossSlot), cmd);
     }
   }
   // Commands that can block (XREAD/XREADGROUP only with BLOCK) must not hold up a shared

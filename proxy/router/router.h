@@ -20,6 +20,10 @@ enum class RouteKind : uint8_t {
   kError,         // answered with `error`
 };
 
+// Redis's error for keys in several slots (without the leading '-').
+inline constexpr std::string_view kCrossSlot =
+    "CROSSSLOT Keys in request don't hash to the same slot";
+
 struct Route {
   RouteKind kind = RouteKind::kError;
   const command::CommandInfo* cmd = nullptr;  // null only for an unknown command
@@ -35,7 +39,7 @@ struct Route {
 //   unknown command       -> "ERR unknown command 'x', with args beginning with: ..."
 //   wrong arity           -> "ERR wrong number of arguments for 'x' command"
 //   unsupported command   -> "ERR 'x' is not supported by slotproxy: <reason>"
-//   keys in several slots -> "CROSSSLOT Keys in request don't hash to the same slot"
+//   keys in several slots -> kCrossSlot
 Route route(std::span<const std::string_view> args, std::vector<uint32_t>* keys);
 
 // How a split command's sub-replies merge back into one reply, in the client's key order.

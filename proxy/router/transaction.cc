@@ -38,10 +38,10 @@ std::string Transaction::queue(const Route& route, std::span<const std::string_v
                    "' inside MULTI is not supported by slotproxy: a transaction runs on one node");
     }
     case RouteKind::kSplit:  // keys over several slots
-      return error("CROSSSLOT Keys in request don't hash to the same slot");
+      return error(kCrossSlot);
   }
   if (slot.has_value() && slot_.has_value() && *slot != *slot_) {
-    return error("CROSSSLOT Keys in request don't hash to the same slot");
+    return error(kCrossSlot);
   }
   std::string encoded;  // an inline command, in RESP
   raw = resp::commandBytes(args, raw, &encoded);

@@ -48,8 +48,6 @@ std::optional<uint16_t> shardChannelSlot(std::span<const std::string_view> args)
   return slot;
 }
 
-constexpr std::string_view kCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
-
 std::string errorFrame(std::string_view message) {
   std::string out;
   resp::appendError(out, message);
@@ -654,7 +652,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
              args.size() > 1) {
     const std::optional<uint16_t> slot = shardChannelSlot(args);
     if (!slot) {
-      answerSubscriber(sub, errorFrame(kCrossSlot));
+      answerSubscriber(sub, errorFrame(router::kCrossSlot));
     } else if (nodeForSlot(*slot) != sub.conn->node()) {
       answerSubscriber(
           sub, errorFrame("ERR slotproxy: shard channel '" + std::string(args[1]) +
@@ -677,7 +675,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   if (command::equalsIgnoreCase(args[0], "ssubscribe")) {
     const std::optional<uint16_t> slot = shardChannelSlot(args);
     if (!slot) {
-      client.enqueueReply(errorFrame(kCrossSlot));
+      client.enqueueReply(errorFrame(router::kCrossSlot));
       return;
     }
     node = nodeForSlot(*slot);
@@ -832,9 +830,9 @@ void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> 
   auto existing = watches_.find(client.id());
   if (std::any_of(args.begin() + 2, args.end(), other) ||
       (existing != watches_.end() && existing->second.slot != slot)) {
-    client.enqueueReply(errorFrame(
-        "CROSSSLOT Keys in request don't hash to the same slot (slotproxy: the keys of WATCH "
-        "and of its transaction must share one slot)"));
+    client.enqueueReply(errorFrame(std::string(router::kCrossSlot) +
+                                   " (slotproxy: the keys of WATCH and of its transaction must "
+                                   "share one slot)"));
     return;
   }
   Watch& w = watches_[client.id()];
