@@ -37,9 +37,9 @@ constexpr uint64_t kWithholdMs = 1;           // see flushClients()
 constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
 
-// The slot of a sharded pub/sub command's channels (SSUBSCRIBE, SUNSUBSCRIBE), nullopt when
-// they name none or several slots.
-std::optional<uint16_t> shardChannelSlot(std::span<const std::string_view> args) {
+// The slot that every argument after the command name hashes to (the keys of WATCH, the shard
+// channels of SSUBSCRIBE and SUNSUBSCRIBE), nullopt when there are none or several slots.
+std::optional<uint16_t> commonSlot(std::span<const std::string_view> args) {
   if (args.size() < 2) return std::nullopt;
   const uint16_t slot = cluster::keySlot(args[1]);
   for (size_t i = 2; i < args.size(); ++i) {
@@ -650,7 +650,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                      "RESET are allowed in this context"));
   } else if ((route.cmd->name == "ssubscribe" || route.cmd->name == "sunsubscribe") &&
              args.size() > 1) {
-    const std::optional<uint16_t> slot = shardChannelSlot(args);
+    const std::optional<uint16_t> slot = commonSlot(args);
     if (!slot) {
       answerSubscriber(sub, errorFrame(router::kCrossSlot));
     } else if (nodeForSlot(*slot) != sub.conn->node()) {
@@ -673,7 +673,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
                        std::string_view raw) {
   BackendNode* node = nullptr;
   if (command::equalsIgnoreCase(args[0], "ssubscribe")) {
-    const std::optional<uint16_t> slot = shardChannelSlot(args);
+    const std::optional<uint16_t> slot = commonSlot(args);
     if (!slot) {
       client.enqueueReply(errorFrame(router::kCrossSlot));
       return;
@@ -825,16 +825,15 @@ void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   }
   // A transaction runs on one node, so its watched keys and its own keys share one slot.
-  const uint16_t slot = cluster::keySlot(args[1]);
-  auto other = [slot](std::string_view key) { return cluster::keySlot(key) != slot; };
+  const std::optional<uint16_t> common = commonSlot(args);
   auto existing = watches_.find(client.id());
-  if (std::any_of(args.begin() + 2, args.end(), other) ||
-      (existing != watches_.end() && existing->second.slot != slot)) {
+  if (!common || (existing != watches_.end() && existing->second.slot != *common)) {
     client.enqueueReply(errorFrame(std::string(router::kCrossSlot) +
                                    " (slotproxy: the keys of WATCH and of its transaction must "
                                    "share one slot)"));
     return;
   }
+  const uint16_t slot = *common;
   Watch& w = watches_[client.id()];
   w.slot = slot;
   if (w.broken) {
