@@ -33,9 +33,12 @@
 # get --threads BENCH_THREADS. With --cluster, redis-benchmark gives each of its -c connections
 # one primary and keys tagged for it; so "-c 1" direct talks to one primary, while through the
 # proxy its keys spread over all three. SET and GET run as separate redis-benchmark invocations
-# (same order as -t get,set) so that CPU is measured per command. On a shared 2-core machine the
-# load generator, the proxy and the cluster compete for CPU: compare ratios, not absolute
-# numbers. The scheduler moves those processes between the cores every second or two, and
+# (same order as -t get,set) so that CPU is measured per command. SET comes first so that GET
+# finds values: the two sides use different keys (--cluster tags each primary's keys,
+# "key:{06S}:000000012345"; through the proxy they are "key:000000012345"), and a GET of a
+# missing key is cheaper (an ad-hoc -P 16 run whose proxy GETs all missed showed 0.86 of direct
+# where hits give 0.6-0.65). On a shared 2-core machine the load generator, the proxy and the
+# cluster compete for CPU: compare ratios, not absolute numbers. The scheduler moves those processes between the cores every second or two, and
 # throughput depends on where they are (through the proxy at -c 50 -P 1 GET, between about
 # 105k and 160k ops/s on a 2-core VM): so each run lasts several seconds, to average over
 # placements rather than draw one. With runs of 1-2 s, single -P 1 rounds ranged 0.75-1.2.
