@@ -182,11 +182,11 @@ void mergeReplies(const SplitPlan& plan, std::span<const std::string> part_repli
       int64_t sum = 0;
       for (const std::string& reply : part_replies) {
         resp::Value v;
-        if (!resp::parseValue(reply, &v) || v.type != resp::Type::kInteger) {
+        if (!resp::parseValue(reply, &v) || v.type != resp::Type::kInteger ||
+            __builtin_add_overflow(sum, v.integer, &sum)) {
           resp::appendError(*out, "ERR slotproxy: unexpected reply to a split command part");
           return;
         }
-        sum += v.integer;
       }
       resp::appendInteger(*out, sum);
       return;

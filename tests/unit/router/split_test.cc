@@ -183,6 +183,10 @@ TEST(MergeReplies, MalformedPartsGiveAnError) {
   EXPECT_EQ(del.merge({":1\r\n", ":1"}), kSplitError);  // truncated
   EXPECT_EQ(del.merge({"$1\r\n1\r\n", ":1\r\n"}), kSplitError);
 
+  // A sum that does not fit in 64 bits (no node counts that far) is not wrapped around.
+  EXPECT_EQ(del.merge({":9223372036854775807\r\n", ":1\r\n"}), kSplitError);
+  EXPECT_EQ(del.merge({":-9223372036854775808\r\n", ":-1\r\n"}), kSplitError);
+
   const std::string kMgetError = "-ERR slotproxy: unexpected reply to a split MGET part\r\n";
   const Split mget({"MGET", "foo", "bar", "{foo}2"});
   EXPECT_EQ(mget.merge({"*1\r\n$1\r\na\r\n", "*1\r\n$1\r\nb\r\n"}), kMgetError);  // 1 of 2
