@@ -4,7 +4,7 @@
 #   2. the `dev` preset: ASan + UBSan build of everything (warnings are errors)
 #   3. ctest: unit, integration (real Redis Clusters on 127.0.x.y, started by the tests) and the
 #      failover scenarios, in parallel
-#   4. the `fuzz` preset (clang, libFuzzer): the RESP decoder fuzzer for 10 s
+#   4. the `fuzz` preset (clang, libFuzzer): each fuzz target (tests/fuzz) for 10 s
 # Extra arguments go to the dev ctest run (e.g. `tests/run.sh -L unit`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +19,6 @@ ctest --preset dev -j"$jobs" --timeout 600 "$@"
 
 if [[ $# -eq 0 ]]; then
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j"$jobs" --target resp_decoder_fuzz
+  cmake --build --preset fuzz -j"$jobs" --target fuzz_targets
   ctest --test-dir build/fuzz -L fuzz --output-on-failure
 fi

@@ -1,0 +1,204 @@
+// libFuzzer target for the request path after the decoder: the input is decoded into commands
+// (RESP or inline, as a client sends them) and every command goes through router::route, and a
+// split command through planSplit, encodePart and mergeReplies. Any broken invariant aborts:
+//  - keys are argument positions after the command name;
+//  - kSlot/kBlocking: every key hashes to the route's slot;
+//  - kError: the text is a one-line RESP error once encoded (a client's bytes echoed in an
+//    "unknown command" error must not break the reply stream);
+//  - kSplit: the parts cover each key exactly once, all keys of a part hash to its slot, each
+//    part's command decodes back to the command name and that part's keys (and MSET values);
+//  - mergeReplies gives exactly one RESP frame: the first error among the parts, the exact merge
+//    for well-formed parts, and a slotproxy error (never a crash or overflow) for ill-formed ones.
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/cluster/key_slot.h"
+#include "proxy/resp/decoder.h"
+#include "proxy/resp/encoder.h"
+#include "proxy/router/router.h"
+
+namespace slotproxy::router {
+namespace {
+
+constexpr size_t kMaxCommands = 64;
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "route fuzz invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+resp::Limits fuzzLimits() {
+  resp::Limits limits;
+  limits.max_bulk_len = 1 << 16;
+  limits.max_array_len = 4096;
+  limits.max_inline_len = 4096;
+  return limits;
+}
+
+// The one frame `bytes` must be; returns its type.
+resp::Type oneFrame(std::string_view bytes, const char* what) {
+  resp::ReplyDecoder decoder(fuzzLimits());
+  size_t consumed = 0;
+  check(decoder.decode(bytes, &consumed) == resp::Status::kOk && consumed == bytes.size(), what);
+  return decoder.type();
+}
+
+// What a node might answer to one part; `pick` (a byte of the input) chooses.
+enum class PartReply { kGood, kError, kWrongType, kHugeInteger };
+
+std::string partReply(const SplitPlan& plan, const SplitPart& part, size_t index, PartReply kind) {
+  std::string out;
+  switch (kind) {
+    case PartReply::kGood:
+      if (plan.kind == SplitKind::kMset) {
+        out = "+OK\r\n";
+      } else if (plan.kind == SplitKind::kSumIntegers) {
+        resp::appendInteger(out, static_cast<int64_t>(part.keys.size()));
+      } else {
+        resp::appendArrayHeader(out, part.keys.size());
+        for (const uint32_t k : part.keys) resp::appendBulk(out, "v" + std::to_string(k));
+      }
+      break;
+    case PartReply::kError:
+      resp::appendError(out, "ERR part " + std::to_string(index));
+      break;
+    case PartReply::kWrongType:
+      out = "$3\r\nabc\r\n";
+      break;
+    case PartReply::kHugeInteger:
+      resp::appendInteger(out, std::numeric_limits<int64_t>::max());
+      break;
+  }
+  return out;
+}
+
+void checkMerge(const SplitPlan& plan, std::string_view picks) {
+  std::vector<std::string> replies;
+  std::vector<PartReply> kinds;
+  for (size_t p = 0; p < plan.parts.size(); ++p) {
+    const uint8_t b = picks.empty() ? 0 : static_cast<uint8_t>(picks[p % picks.size()]);
+    // Mostly good parts, so that the exact merge is checked often.
+    const auto kind = static_cast<PartReply>(b < 160 ? 0 : (b - 160) % 4);
+    kinds.push_back(kind);
+    replies.push_back(partReply(plan, plan.parts[p], p, kind));
+  }
+  std::string merged;
+  mergeReplies(plan, replies, &merged);
+  const resp::Type type = oneFrame(merged, "merged reply is one frame");
+  for (size_t p = 0; p < kinds.size(); ++p) {
+    if (kinds[p] == PartReply::kError) {
+      check(merged == replies[p], "the first error part is the reply");
+      return;
+    }
+  }
+  bool all_good = true;
+  for (const PartReply k : kinds) all_good = all_good && k == PartReply::kGood;
+  if (!all_good) {
+    check(type == resp::Type::kError, "ill-formed parts give an error");
+    return;
+  }
+  std::string want;
+  if (plan.kind == SplitKind::kMset) {
+    want = "+OK\r\n";
+  } else if (plan.kind == SplitKind::kSumIntegers) {
+    resp::appendInteger(want, static_cast<int64_t>(plan.key_count));
+  } else {
+    resp::appendArrayHeader(want, plan.key_count);
+    for (size_t k = 0; k < plan.key_count; ++k) resp::appendBulk(want, "v" + std::to_string(k));
+  }
+  check(merged == want, "well-formed parts merge exactly, in the client's key order");
+}
+
+void checkSplit(const Route& r, const std::vector<std::string_view>& args,
+                const std::vector<uint32_t>& keys, std::string_view picks) {
+  SplitPlan plan;
+  check(planSplit(*r.cmd, args, keys, &plan), "kSplit keys span several slots");
+  check(plan.key_count == keys.size() && plan.parts.size() > 1, "plan covers the keys");
+  std::vector<int> seen(keys.size(), 0);
+  std::set<uint16_t> slots;
+  for (const SplitPart& part : plan.parts) {
+    check(slots.insert(part.slot).second, "one part per slot");
+    check(!part.keys.empty(), "no empty part");
+    for (const uint32_t k : part.keys) {
+      check(k < keys.size(), "part key position in range");
+      ++seen[k];
+      check(cluster::keySlot(args[keys[k]]) == part.slot, "part keys hash to its slot");
+    }
+    std::string bytes;
+    encodePart(args, keys, plan, part, &bytes);
+    resp::RequestDecoder decoder;  // default limits: a part is never larger than its command
+    size_t consumed = 0;
+    check(decoder.decode(bytes, &consumed) == resp::Status::kOk && consumed == bytes.size(),
+          "part command decodes");
+    std::vector<std::string_view> want{args[0]};
+    for (const uint32_t k : part.keys) {
+      want.push_back(args[keys[k]]);
+      if (plan.kind == SplitKind::kMset) want.push_back(args[keys[k] + 1]);
+    }
+    check(decoder.args() == want, "part command is the name and the part's keys (and values)");
+  }
+  for (const int n : seen) check(n == 1, "every key in exactly one part");
+  checkMerge(plan, picks);
+}
+
+void checkCommand(const std::vector<std::string_view>& args, std::vector<uint32_t>* keys,
+                  std::string_view picks) {
+  const Route r = route(args, keys);
+  for (const uint32_t k : *keys) check(k >= 1 && k < args.size(), "keys are argument positions");
+  switch (r.kind) {
+    case RouteKind::kError: {
+      check(!r.error.empty(), "an error has a text");
+      std::string frame;
+      resp::appendError(frame, r.error);
+      check(oneFrame(frame, "error is one frame") == resp::Type::kError, "error frame type");
+      break;
+    }
+    case RouteKind::kSlot:
+    case RouteKind::kBlocking:
+      check(r.cmd != nullptr && !keys->empty(), "slot route has a command and keys");
+      for (const uint32_t k : *keys) {
+        check(cluster::keySlot(args[k]) == r.slot, "every key hashes to the route's slot");
+      }
+      break;
+    case RouteKind::kSplit:
+      check(r.cmd != nullptr, "split has a command");
+      checkSplit(r, args, *keys, picks);
+      break;
+    case RouteKind::kLocal:
+    case RouteKind::kAnyNode:
+    case RouteKind::kAllPrimaries:
+      check(r.cmd != nullptr, "route has a command");
+      break;
+  }
+}
+
+}  // namespace
+}  // namespace slotproxy::router
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace slotproxy;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  resp::RequestDecoder decoder(router::fuzzLimits());
+  std::vector<uint32_t> keys;
+  std::vector<std::string_view> args;
+  size_t off = 0;
+  for (size_t n = 0; n < router::kMaxCommands && off < input.size(); ++n) {
+    size_t consumed = 0;
+    if (decoder.decode(input.substr(off), &consumed) != resp::Status::kOk) break;
+    args.assign(decoder.args().begin(), decoder.args().end());
+    off += consumed;
+    // The bytes after this command choose the parts' replies (the command's own bytes would tie
+    // the replies to the keys).
+    if (!args.empty()) router::checkCommand(args, &keys, input.substr(off));
+  }
+  return 0;
+}
