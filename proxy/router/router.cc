@@ -30,6 +30,11 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+// At most `n` bytes of `s`, up to its first NUL: what Redis's printf("%.*s", n, s) shows.
+std::string_view printfPrefix(std::string_view s, size_t n) {
+  return s.substr(0, std::min(n, s.find('\0')));
+}
+
 std::string unknownCommand(std::span<const std::string_view> args) {
   // Redis: "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
   // as Redis's processCommand: the arguments quoted, 128 bytes of them in all.
@@ -37,11 +42,11 @@ std::string unknownCommand(std::span<const std::string_view> args) {
   for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
     const size_t room = 128 - quoted.size();
     quoted += '\'';
-    quoted.append(args[i].substr(0, room));
+    quoted.append(printfPrefix(args[i], room));
     quoted += "' ";
   }
   std::string out = "ERR unknown command '";
-  out.append(args[0].substr(0, 128));
+  out.append(printfPrefix(args[0], 128));
   out += "', with args beginning with: ";
   out += quoted;
   return out;

@@ -163,6 +163,15 @@ TEST(Route, UnknownCommandCapsArgumentsLikeRedis) {
                                  std::string(25, 'y') + "' ");
 }
 
+// Redis formats them with printf's %.*s, which stops at a NUL byte (checked against
+// redis-server 7.0.15 by tests/integration/differential_test).
+TEST(Route, UnknownCommandStopsArgumentsAtNulLikeRedis) {
+  const std::string bin("a\0b", 3);
+  expectError({"foo", bin, "c"}, "ERR unknown command 'foo', with args beginning with: 'a' 'c' ");
+  expectError({std::string("fo\0o", 4), "x"},
+              "ERR unknown command 'fo', with args beginning with: 'x' ");
+}
+
 TEST(Route, WrongArityUsesRedisText) {
   expectError({"GET"}, "ERR wrong number of arguments for 'get' command");
   expectError({"get", "a", "b"}, "ERR wrong number of arguments for 'get' command");
