@@ -339,6 +339,17 @@ std::vector<KeyDef> buildKeys() {
       integerKey({kCluster, "max-redirects", "MOVED/ASK redirects followed per request", "8"},
                  &Config::max_redirects, 1, 64));
 
+  k.push_back(stringKey(
+      {kCluster, "redis-username", "ACL user for the nodes (empty: the default user)", "slotproxy"},
+      &Config::redis_username, "NAME"));
+  k.push_back(stringKey(
+      {kCluster, "redis-password", "password for the nodes (AUTH on every connection)", "s3cret"},
+      &Config::redis_password, "PASSWORD"));
+  k.push_back(stringKey(
+      {kCluster, "redis-password-file",
+       "file holding the password for the nodes (a mounted Secret)", "/run/secrets/redis-password"},
+      &Config::redis_password_file, "PATH"));
+
   k.push_back(durationKey({kTimeouts, "connect-timeout", "TCP connect to a Redis node", "1s"},
                           &Config::connect_timeout_ms, 1, 10 * kMinute));
   k.push_back(

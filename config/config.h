@@ -40,6 +40,9 @@ struct Config {
   uint32_t refresh_min_interval_ms = 100;  // debounce / rate limit of triggered refreshes
   uint32_t failover_hold_ms = 30000;       // requests wait this long for a slot's new primary
   uint32_t max_redirects = 5;              // MOVED/ASK followed per request
+  // Credentials for the nodes (AUTH [username] password on every connection); no AUTH when the
+  // password is empty. main() reads redis_password_file into redis_password.
+  std::string redis_username, redis_password, redis_password_file;
   uint32_t reconnect_backoff_min_ms = 50, reconnect_backoff_max_ms = 2000;
   uint64_t hold_max_requests = 100000, hold_max_bytes = 256ull << 20;
   uint64_t proto_max_bulk_len = 512ull << 20;

@@ -2,11 +2,16 @@
 #include <uv.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,6 +100,33 @@ void applyScheduling(uint32_t ms, bool batch, bool report) {
       if (report) log::warn(what + " not applied: " + error);
       break;
   }
+}
+
+// redis-password-file: its content, less one trailing newline, becomes the password.
+bool readPasswordFile(config::Config* cfg, std::string* error) {
+  const std::string& path = cfg->redis_password_file;
+  if (!cfg->redis_password.empty()) {
+    *error = "give redis-password or redis-password-file, not both";
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    *error = "redis-password-file: cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string password((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    *error = "redis-password-file: cannot read " + path;
+    return false;
+  }
+  if (password.ends_with('\n')) password.pop_back();
+  if (password.ends_with('\r')) password.pop_back();
+  if (password.empty()) {
+    *error = "redis-password-file: " + path + " is empty";
+    return false;
+  }
+  cfg->redis_password = std::move(password);
+  return true;
 }
 
 int run(const config::Config& cfg) {
@@ -217,6 +249,13 @@ int main(int argc, char** argv) {
     opts.resolve_peers = cfg.resolve_peers;
     opts.dry_run = cfg.dry_run;
     return tools::runNodesConf(opts, std::cout, std::cerr);
+  }
+  if (!cfg.redis_password_file.empty()) {
+    std::string error;
+    if (!readPasswordFile(&cfg, &error)) {
+      std::cerr << "slotproxy: " << error << "\n";
+      return 2;
+    }
   }
   if (cfg.command == "check") return server::runCheck(cfg, std::cout);
   return run(cfg);

@@ -4,6 +4,7 @@
 #include "proxy/net/event_clock.h"
 #include "proxy/net/read_buffer.h"
 #include "proxy/net/uv_util.h"
+#include "proxy/resp/encoder.h"
 
 namespace slotproxy::backend {
 namespace {
@@ -27,12 +28,27 @@ struct BackendConn::Handle {
   BackendConn* owner;  // null once the connection gave up this socket
 };
 
+std::string authCommand(std::string_view username, std::string_view password) {
+  std::string out;
+  if (password.empty()) return out;
+  if (username.empty()) {
+    const std::string_view args[] = {"AUTH", password};
+    resp::appendCommand(out, args);
+  } else {
+    const std::string_view args[] = {"AUTH", username, password};
+    resp::appendCommand(out, args);
+  }
+  return out;
+}
+
 BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node,
-                         const resp::Limits& limits, uint32_t connect_timeout_ms)
+                         const resp::Limits& limits, uint32_t connect_timeout_ms,
+                         std::string_view auth)
     : loop_(loop),
       events_(events),
       node_(node),
       connect_timeout_ms_(connect_timeout_ms),
+      auth_(auth),
       decoder_(limits) {}
 
 BackendConn::~BackendConn() {
@@ -158,6 +174,12 @@ void BackendConn::onConnect(int status) {
   }
   state_ = State::kConnected;
   events_.onConnectedChanged(*this, true);
+  if (!auth_.empty()) {
+    // AUTH goes first, ahead of whatever was queued while connecting; its reply is checked in
+    // processInput, before the FIFO's.
+    out_.insert(0, auth_);
+    auth_pending_ = true;
+  }
   uv_tcp_nodelay(&handle_->tcp, 1);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&handle_->tcp),
@@ -210,6 +232,18 @@ void BackendConn::processInput(std::string_view data, bool from_shared) {
     }
     const std::string_view frame = data.substr(pos, consumed);
     pos += consumed;
+    if (auth_pending_) {
+      auth_pending_ = false;
+      if (decoder_.type() == resp::Type::kError) {
+        // Redis refuses every command on a connection that failed AUTH: none of those written
+        // ran, so all go back as unsent.
+        unsent_ = fifo_.size();
+        fail("authentication to " + node_->address() +
+             " failed: " + std::string(resp::errorText(frame)));
+        return;
+      }
+      continue;
+    }
     if (subscriber_) {
       events_.onPush(*this, frame);
       if (handle_ != handle) return;  // the callback failed this connection
@@ -249,6 +283,7 @@ void BackendConn::fail(std::string_view reason) {
     handle_ = nullptr;
   }
   state_ = State::kIdle;
+  auth_pending_ = false;
   write_active_ = false;
   std::string().swap(writing_);
   out_.clear();

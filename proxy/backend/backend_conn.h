@@ -40,14 +40,19 @@ class BackendEvents {
   virtual void onConnectedChanged(BackendConn& conn, bool connected) = 0;
 };
 
+// The command that authenticates a connection to a node: AUTH password, or AUTH username
+// password (an ACL user); "" when `password` is empty (the nodes want no AUTH).
+std::string authCommand(std::string_view username, std::string_view password);
+
 // One pipelined TCP connection to a Redis node. Requests are written in order and answered in
 // order (a FIFO of in-flight requests); writes queued during a loop turn leave in one write
 // (the owner may let them wait one more turn to gather more: Worker::onCheck), or in several
 // of a few kilobytes each when the turn queues more (kEarlyWriteBytes).
 class BackendConn {
  public:
+  // `auth`: the AUTH command every new connection starts with (authCommand), "" for none.
   BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node, const resp::Limits& limits,
-              uint32_t connect_timeout_ms);
+              uint32_t connect_timeout_ms, std::string_view auth = {});
   ~BackendConn();
   BackendConn(const BackendConn&) = delete;
   BackendConn& operator=(const BackendConn&) = delete;
@@ -108,6 +113,8 @@ class BackendConn {
   BackendEvents& events_;
   BackendNode* node_;
   uint32_t connect_timeout_ms_;
+  std::string auth_;
+  bool auth_pending_ = false;  // AUTH's reply is the next frame (not in the FIFO)
   State state_ = State::kIdle;
   bool blocking_ = false;
   bool subscriber_ = false;

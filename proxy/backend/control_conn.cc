@@ -5,12 +5,14 @@
 
 namespace slotproxy::backend {
 
-void ControlConn::start(uv_loop_t* loop, const std::string& ip, uint16_t port, std::string commands,
-                        size_t replies, uint32_t timeout_ms, Callback done) {
+void ControlConn::start(uv_loop_t* loop, const std::string& ip, uint16_t port,
+                        std::string_view auth, std::string commands, size_t replies,
+                        uint32_t timeout_ms, Callback done) {
   auto* c = new ControlConn();
   c->address_ = ip + ":" + std::to_string(port);
-  c->commands_ = std::move(commands);
-  c->replies_ = replies;
+  c->auth_ = !auth.empty();
+  c->commands_ = c->auth_ ? std::string(auth) + commands : std::move(commands);
+  c->replies_ = replies + (c->auth_ ? 1 : 0);
   c->done_ = std::move(done);
   uv_tcp_init(loop, &c->tcp_);
   uv_timer_init(loop, &c->timer_);
@@ -74,6 +76,15 @@ void ControlConn::start(uv_loop_t* loop, const std::string& ip, uint16_t port, s
                   me->frames_.emplace_back(data.substr(0, consumed));
                   data.remove_prefix(consumed);
                   decoder.reset();
+                }
+                if (me->auth_) {
+                  const std::string auth_reply = std::move(me->frames_.front());
+                  me->frames_.erase(me->frames_.begin());
+                  if (auth_reply.starts_with('-') || auth_reply.starts_with('!')) {
+                    me->finish(false, "authentication to " + me->address_ +
+                                          " failed: " + std::string(resp::errorText(auth_reply)));
+                    return;
+                  }
                 }
                 me->finish(true, "");
               });

@@ -18,9 +18,11 @@ class ControlConn {
  public:
   using Callback = std::function<void(bool ok, std::vector<std::string> frames, std::string error)>;
 
-  // Starts the exchange; `commands` is raw RESP. Never calls `done` synchronously.
-  static void start(uv_loop_t* loop, const std::string& ip, uint16_t port, std::string commands,
-                    size_t replies, uint32_t timeout_ms, Callback done);
+  // Starts the exchange; `commands` is raw RESP. `auth` (authCommand, "" for none) goes first:
+  // its reply is checked and left out of `frames`, and a refusal fails the exchange. Never calls
+  // `done` synchronously.
+  static void start(uv_loop_t* loop, const std::string& ip, uint16_t port, std::string_view auth,
+                    std::string commands, size_t replies, uint32_t timeout_ms, Callback done);
 
  private:
   ControlConn() = default;
@@ -35,6 +37,7 @@ class ControlConn {
   std::string input_;
   std::vector<std::string> frames_;
   size_t replies_ = 0;
+  bool auth_ = false;  // the first reply is AUTH's
   Callback done_;
   int open_handles_ = 0;
   bool finished_ = false;

@@ -53,6 +53,9 @@ constexpr Decision kDecisions[] = {
     {"client|id", Policy::kLocal, Merge::kNone, {}},        // the proxy's client id
     {"client|setinfo", Policy::kLocal, Merge::kNone, {}},   // libraries send it on connect
     {"cluster|keyslot", Policy::kLocal, Merge::kNone, {}},  // pure function (CRC16 of the key)
+    // The credentials slotproxy uses for the nodes (redis-password) are accepted, so that an app
+    // configured with the cluster's password keeps working; the proxy authenticates upstream.
+    {"auth", Policy::kLocal, Merge::kNone, {}},
     // Transactions: queued by the proxy, sent as one block by EXEC (router/transaction.h).
     {"multi", Policy::kLocal, Merge::kNone, {}},
     {"exec", Policy::kLocal, Merge::kNone, {}},
@@ -160,10 +163,6 @@ constexpr Decision kDecisions[] = {
     // ---- kUnsupported: databases other than 0.
     {"swapdb", Policy::kUnsupported, Merge::kNone, kWhyDb},
     {"move", Policy::kUnsupported, Merge::kNone, kWhyDb},  // keyed, but targets another db
-
-    // ---- kUnsupported: authentication.
-    {"auth", Policy::kUnsupported, Merge::kNone,
-     "slotproxy has no client authentication configured and uses its own credentials upstream"},
 
     // ---- kUnsupported: node administration and per-node reports.
     {"bgrewriteaof", Policy::kUnsupported, Merge::kNone, kWhyAdmin},

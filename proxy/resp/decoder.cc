@@ -836,4 +836,12 @@ bool parseValue(std::string_view frame, Value* out, const Limits& limits) {
   }
 }
 
+std::string_view errorText(std::string_view frame) {
+  std::string_view message = frame.substr(frame.empty() ? 0 : 1);
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  return message;
+}
+
 }  // namespace slotproxy::resp

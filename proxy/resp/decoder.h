@@ -132,4 +132,7 @@ class ReplyDecoder {
 // or limits; never throws. Recursion depth is bounded by limits.max_depth.
 bool parseValue(std::string_view frame, Value* out, const Limits& limits = {});
 
+// The text of a simple error frame: "-MOVED 3999 10.0.0.5:6379\r\n" -> "MOVED 3999 10.0.0.5:6379".
+std::string_view errorText(std::string_view frame);
+
 }  // namespace slotproxy::resp

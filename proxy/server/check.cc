@@ -6,6 +6,7 @@
 #include <ostream>
 #include <set>
 
+#include "proxy/backend/backend_conn.h"
 #include "proxy/backend/control_conn.h"
 #include "proxy/cluster/open_slots.h"
 #include "proxy/cluster/refresh_policy.h"
@@ -34,7 +35,7 @@ struct View {
 
 // Asks every address at once and runs the loop until all answered.
 std::vector<View> ask(const std::vector<std::pair<std::string, uint16_t>>& addresses,
-                      uint32_t timeout_ms) {
+                      std::string_view auth, uint32_t timeout_ms) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   std::vector<View> views(addresses.size());
@@ -42,7 +43,7 @@ std::vector<View> ask(const std::vector<std::pair<std::string, uint16_t>>& addre
     const auto& [ip, port] = addresses[i];
     views[i].address = ip + ":" + std::to_string(port);
     backend::ControlConn::start(
-        &loop, ip, port, std::string(kCommands), 3, timeout_ms,
+        &loop, ip, port, auth, std::string(kCommands), 3, timeout_ms,
         [&views, i](bool ok, std::vector<std::string> frames, std::string error) {
           View& v = views[i];
           if (!ok) {
@@ -99,12 +100,13 @@ std::string owners(const cluster::SlotMap& map, uint16_t slot) {
 
 int runCheck(const config::Config& config, std::ostream& out) {
   const uint32_t timeout = std::max<uint32_t>(config.connect_timeout_ms, 2000);
+  const std::string auth = backend::authCommand(config.redis_username, config.redis_password);
   const auto seeds = resolveSeeds(config);
   if (seeds.empty()) {
     out << "FAIL no seed address resolved\n";
     return 1;
   }
-  std::vector<View> seed_views = ask(seeds, timeout);
+  std::vector<View> seed_views = ask(seeds, auth, timeout);
   std::vector<cluster::TopologyAnswer> answers;
   for (const View& v : seed_views) {
     if (v.ok) answers.push_back({v.address, v.epoch, v.map});
@@ -118,7 +120,7 @@ int runCheck(const config::Config& config, std::ostream& out) {
   const cluster::SlotMap& map = *answers[*best].map;
   std::vector<std::pair<std::string, uint16_t>> all;
   for (const auto& n : map.nodes()) all.emplace_back(n.ip, n.port);
-  const std::vector<View> views = ask(all, timeout);
+  const std::vector<View> views = ask(all, auth, timeout);
 
   int problems = 0;
   const auto fail = [&](const std::string& text) {

@@ -273,7 +273,7 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
         std::min(std::max(worker_.config().connect_timeout_ms, worker_.config().request_timeout_ms),
                  std::max(worker_.config().connect_timeout_ms, kAnswerTimeoutMs));
     backend::ControlConn::start(
-        worker_.loop(), c.ip, c.port, std::string(kTopologyCommands), 3, timeout,
+        worker_.loop(), c.ip, c.port, worker_.auth(), std::string(kTopologyCommands), 3, timeout,
         [this, alive, round, c](bool ok, std::vector<std::string> frames, std::string error) {
           const auto alive_now = alive.lock();
           if (!alive_now || !*alive_now || round->finished) return;
@@ -293,6 +293,8 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
               answer.map = cluster::parseClusterShards(shards, 0, &why);
             } else if (resp::parseValue(frames[2], &slots) && slots.type != resp::Type::kError) {
               answer.map = cluster::parseClusterSlots(slots, 0, &why);
+            } else if (shards.type == resp::Type::kError) {
+              why = "CLUSTER SHARDS: " + std::string(shards.str);  // NOAUTH, cluster disabled...
             } else {
               why = "no CLUSTER SHARDS/SLOTS (is cluster mode enabled?)";
             }
@@ -377,8 +379,8 @@ void Refresher::checkOpenSlots(const cluster::SlotMap& map) {
   const uint32_t timeout = std::max(worker_.config().connect_timeout_ms, kAnswerTimeoutMs);
   for (const Candidate& c : primaries) {
     backend::ControlConn::start(
-        worker_.loop(), c.ip, c.port, "*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 1, timeout,
-        [this, alive, check](bool ok, std::vector<std::string> frames, std::string) {
+        worker_.loop(), c.ip, c.port, worker_.auth(), "*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 1,
+        timeout, [this, alive, check](bool ok, std::vector<std::string> frames, std::string) {
           const auto alive_now = alive.lock();
           if (!alive_now || !*alive_now) return;
           resp::Value nodes;

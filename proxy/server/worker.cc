@@ -48,20 +48,16 @@ std::optional<uint16_t> commonSlot(std::span<const std::string_view> args) {
   return slot;
 }
 
+constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+
 std::string errorFrame(std::string_view message) {
   std::string out;
   resp::appendError(out, message);
   return out;
 }
 
-// The text of an error frame: "-MOVED 3999 10.0.0.5:6379\r\n" -> "MOVED 3999 10.0.0.5:6379".
-std::string_view errorText(std::string_view frame) {
-  std::string_view message = frame.substr(1);
-  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
-    message.remove_suffix(1);
-  }
-  return message;
-}
+using resp::errorText;
 
 // Errors that mean "not executed, try again soon": the request is held and sent again on the
 // next tick or map. UNBLOCKED: a blocked command freed by a failover.
@@ -96,7 +92,8 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
     : config_(config),
       loop_(loop),
       stats_(stats),
-      coalescer_({uint64_t{config.node_write_wait_us} * 1000, kCoalesceGapNs, kCoalesceBatch}) {
+      coalescer_({uint64_t{config.node_write_wait_us} * 1000, kCoalesceGapNs, kCoalesceBatch}),
+      auth_(backend::authCommand(config.redis_username, config.redis_password)) {
   limits_.max_bulk_len = config.proto_max_bulk_len;
   limits_.max_array_len = config.max_multibulk_len;
   // Replies are Redis's, not a client's: LRANGE of a long list or a deeply nested script reply
@@ -336,7 +333,7 @@ BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint
     const auto n = static_cast<size_t>(std::max(1, config_.backend_connections));
     for (size_t i = 0; i < n; ++i) {
       node->conns().push_back(std::make_unique<BackendConn>(loop_, *this, node.get(), reply_limits_,
-                                                            config_.connect_timeout_ms));
+                                                            config_.connect_timeout_ms, auth_));
     }
     it = nodes_.emplace(key, std::move(node)).first;
   }
@@ -478,7 +475,7 @@ void Worker::probe(BackendNode* node) {
   const uint32_t timeout = std::max(config_.connect_timeout_ms, config_.request_timeout_ms);
   std::weak_ptr<bool> alive = alive_;
   backend::ControlConn::start(
-      loop_, node->ip(), node->port(), "*1\r\n$4\r\nPING\r\n", 1, timeout,
+      loop_, node->ip(), node->port(), auth_, "*1\r\n$4\r\nPING\r\n", 1, timeout,
       [this, alive, key](bool ok, std::vector<std::string> frames, std::string) {
         const auto a = alive.lock();
         if (!a || !*a) return;
@@ -688,8 +685,8 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   }
   Subscriber& sub = subscribers_[client.id()];
   sub.client = &client;
-  sub.conn =
-      std::make_unique<BackendConn>(loop_, *this, node, reply_limits_, config_.connect_timeout_ms);
+  sub.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+                                           config_.connect_timeout_ms, auth_);
   sub.conn->setSubscriber();
   subscriber_of_conn_[sub.conn.get()] = client.id();
   sendToSubscriber(sub, args, raw);
@@ -908,7 +905,7 @@ std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking) {
   std::unique_ptr<BackendConn> conn = node->takeSpare();
   if (conn == nullptr) {
     conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                         config_.connect_timeout_ms);
+                                         config_.connect_timeout_ms, auth_);
   }
   conn->setBlocking(blocking);  // (a spare may have served the other kind)
   return conn;
@@ -996,13 +993,18 @@ void Worker::releaseHeld() {
   held_slots_.clear();
   held_bytes_ = 0;
   const uint64_t now = uv_now(loop_);
+  std::string no_map;  // why there is no topology at all, for the errors of requests timed out
+  if (!map_) {
+    std::lock_guard<std::mutex> lock(stats_.mu);
+    if (!stats_.last_refresh_error.empty()) no_map = "; no topology: " + stats_.last_refresh_error;
+  }
   for (Request* r : batch) {
     if (r->hold_until != 0 && now >= r->hold_until) {
       stats_.hold_timeouts.fetch_add(1, std::memory_order_relaxed);
       fail(r,
            "CLUSTERDOWN slotproxy: slot " + std::to_string(r->slot) +
                " had no reachable primary within failover-hold (" +
-               std::to_string(config_.failover_hold_ms) + " ms)",
+               std::to_string(config_.failover_hold_ms) + " ms)" + no_map,
            ErrorKind::kHoldTimeout);
       continue;
     }
@@ -1399,6 +1401,16 @@ void Worker::scanCommand(ClientConn& client, std::span<const std::string_view> a
 
 // ---- commands answered by the proxy ------------------------------------------------------------
 
+bool Worker::credentialsAccepted(std::string_view user, std::string_view password) const {
+  // As a Redis whose only user is the one slotproxy logs in as (redis-username, or `default`)
+  // with redis-password; without a password, `default` takes any (Redis's nopass).
+  const std::string_view own = config_.redis_username.empty()
+                                   ? std::string_view("default")
+                                   : std::string_view(config_.redis_username);
+  if (user != own) return false;
+  return config_.redis_password.empty() || password == config_.redis_password;
+}
+
 void Worker::localCommand(ClientConn& client, std::span<const std::string_view> args,
                           std::string_view raw, const command::CommandInfo& cmd) {
   std::string out;
@@ -1471,6 +1483,17 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "unwatch") {
     releaseWatch(client.id());
     out = "+OK\r\n";
+  } else if (name == "auth") {
+    if (args.size() > 3) {
+      out = errorFrame("ERR syntax error");
+    } else if (args.size() == 2 && config_.redis_password.empty()) {
+      out = errorFrame(
+          "ERR AUTH <password> called without any password configured for the default user. "
+          "Are you sure your configuration is correct?");
+    } else {
+      const std::string_view user = args.size() == 3 ? args[1] : std::string_view("default");
+      out = credentialsAccepted(user, args.back()) ? "+OK\r\n" : errorFrame(kWrongPass);
+    }
   } else if (name == "hello") {
     size_t i = 1;
     if (args.size() > 1) {
@@ -1496,8 +1519,11 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
       if (command::equalsIgnoreCase(args[i], "SETNAME") && i + 1 < args.size()) {
         client.setName(args[++i]);
       } else if (command::equalsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
-        client.enqueueReply(errorFrame("ERR AUTH is not supported by slotproxy"));
-        return;
+        if (!credentialsAccepted(args[i + 1], args[i + 2])) {
+          client.enqueueReply(errorFrame(kWrongPass));
+          return;
+        }
+        i += 2;
       } else {
         client.enqueueReply(
             errorFrame("ERR Syntax error in HELLO option '" + std::string(args[i]) + "'"));

@@ -51,6 +51,10 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   const config::Config& config() const override { return config_; }
   const resp::Limits& respLimits() const override { return limits_; }
   uv_loop_t* loop() const { return loop_; }
+  // The AUTH command every connection to a node starts with ("" when no password is set).
+  const std::string& auth() const { return auth_; }
+  // Whether a client's AUTH / HELLO AUTH names the credentials slotproxy uses for the nodes.
+  bool credentialsAccepted(std::string_view user, std::string_view password) const;
   cluster::SlotMapPtr slotMap() const { return map_; }
   Refresher& refresher() { return *refresher_; }
   Stats& stats() { return stats_; }
@@ -190,6 +194,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_check_t* check_ = nullptr;
   uv_idle_t* coalesce_ = nullptr;  // active: the next poll does not block (see onCheck)
   WriteCoalescer coalescer_;       // whether node writes wait for more requests
+  const std::string auth_;         // backend::authCommand of the configured credentials
   std::unique_ptr<Refresher> refresher_;
 
   cluster::SlotMapPtr map_;

@@ -2,7 +2,7 @@
 // and to one standalone redis-server of the same version, and every reply must be the same,
 // byte for byte as hiredis parses it. The app behind slotproxy should not be able to tell it from
 // one Redis: strings, hashes, lists, sets, sorted sets, expiries, wrong types, wrong arities,
-// unknown commands, MGET/MSET/DEL/EXISTS/UNLINK/TOUCH over several slots (split and merged),
+// unknown commands, AUTH, MGET/MSET/DEL/EXISTS/UNLINK/TOUCH over several slots (split and merged),
 // transactions and multi-key commands within one hash tag, all pipelined in batches of random
 // size. Cross-slot commands that Redis Cluster refuses are left out (the proxy answers CROSSSLOT
 // there, as the cluster would, while a standalone Redis runs them). At the end, the whole data
@@ -217,15 +217,24 @@ class Generator {
         return {"DBSIZE"};
       case 44:
         // Errors the proxy writes itself, with Redis's texts.
-        switch (uniform(0, 3)) {
+        switch (uniform(0, 7)) {
           case 0:
             return {"GET"};
           case 1:
             return {"NOSUCHCOMMAND", k, value()};
           case 2:
             return {"MSET", k};
-          default:
+          case 3:
             return {"SET", k, value(), "EX", "notanumber"};
+          // AUTH against a Redis without a password (slotproxy without redis-password).
+          case 4:
+            return {"AUTH", value()};
+          case 5:
+            return {"AUTH", uniform(0, 1) ? "default" : "someone", value()};
+          case 6:
+            return {"HELLO", "2", "AUTH", "someone", value()};
+          default:
+            return {"AUTH", "a", "b", "c"};
         }
       case 45:
         return {"ECHO", value()};

@@ -583,7 +583,10 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "myself-ip",
                                        "hosts-file",
                                        "resolve-peers",
-                                       "dry-run"};
+                                       "dry-run",
+                                       "redis-username",
+                                       "redis-password",
+                                       "redis-password-file"};
   std::set<std::string> actual;
   for (const KeyDef& k : keys()) {
     EXPECT_TRUE(actual.insert(std::string(k.name)).second) << "duplicate " << k.name;

@@ -1,0 +1,171 @@
+// A cluster run with requirepass (as the Bitnami redis-cluster chart does) behind slotproxy on
+// 127.0.32.0/24: with the password (redis-password) everything works, over every kind of node
+// connection (shared, blocking, subscriber, topology, probes); a client's AUTH with the same
+// credentials is accepted; a wrong or missing password gives errors that say so, never a hang.
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "tests/integration/fake_upstream/resp_client.h"
+#include "tests/integration/fixture/local_cluster.h"
+#include "tests/integration/fixture/process.h"
+#include "tests/integration/fixture/suite.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetAuth;
+constexpr char kPassword[] = "s3cret-pass";
+
+std::string ip(int host) { return "127.0." + std::to_string(kNet) + "." + std::to_string(host); }
+
+class AuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suite_.start({.net = kNet, .password = kPassword}, ip(kProxyHost),
+                 {"--redis-password", kPassword});
+  }
+  static void TearDownTestSuite() { suite_.stop(); }
+
+  void SetUp() override {
+    if (!ProxyProcess::available()) GTEST_SKIP() << "slotproxy is not built (no SLOTPROXY_BIN)";
+    suite_.expectUp();
+  }
+  void TearDown() override {
+    if (suite_.proxy != nullptr) {
+      EXPECT_TRUE(suite_.proxy->running()) << "slotproxy died:\n"
+                                           << tailFile(suite_.proxy->log(), 30);
+    }
+  }
+
+  static std::unique_ptr<RespClient> client(const std::string& address) {
+    std::string error;
+    auto c = RespClient::connect(address, &error);
+    EXPECT_NE(c, nullptr) << error;
+    return c;
+  }
+  static std::string call(RespClient& c, const std::vector<std::string>& argv,
+                          int timeout_ms = 5000) {
+    std::string error;
+    const ReplyPtr r = c.call(argv, &error, timeout_ms);
+    return r == nullptr ? "(no reply: " + error + ")" : describe(r.get());
+  }
+  // Another slotproxy in front of the same cluster, with its own flags.
+  static std::unique_ptr<ProxyProcess> otherProxy(int host, std::vector<std::string> args) {
+    auto p = std::make_unique<ProxyProcess>(ip(host), 6379, std::move(args));
+    std::string error;
+    EXPECT_TRUE(p->start(suite_.cluster->seeds(), &error)) << error;
+    return p;
+  }
+
+  static SuiteCluster suite_;
+};
+SuiteCluster AuthTest::suite_;
+
+TEST_F(AuthTest, WithThePasswordEveryKindOfNodeConnectionWorks) {
+  auto c = client(suite_.proxy->address());
+  ASSERT_NE(c, nullptr);
+  // Keys on all three primaries, a split MGET, a fan-out DBSIZE.
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(call(*c, {"SET", "key" + std::to_string(i), "v" + std::to_string(i)}), "OK");
+  }
+  EXPECT_EQ(call(*c, {"MGET", "key1", "key2", "key3"}), "[v1, v2, v3]");
+  EXPECT_EQ(call(*c, {"DBSIZE"}), "(integer) 30");
+
+  // A blocking command's own connection.
+  auto pusher = client(suite_.proxy->address());
+  ASSERT_NE(pusher, nullptr);
+  std::string error;
+  ASSERT_TRUE(c->sendAll(encodeCommand({"BLPOP", "queue", "10"}), 5000, &error)) << error;
+  EXPECT_EQ(call(*pusher, {"RPUSH", "queue", "job"}), "(integer) 1");
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(c->readReplies(1, &replies, 10000, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[queue, job]");
+
+  // A subscriber's connection.
+  auto sub = client(suite_.proxy->address());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(call(*sub, {"SUBSCRIBE", "news"}), "[subscribe, news, (integer) 1]");
+  // (PUBLISH counts the subscribers of the node it reached; the cluster bus carries it on.)
+  EXPECT_TRUE(call(*pusher, {"PUBLISH", "news", "hello"}).starts_with("(integer) "));
+  replies.clear();
+  ASSERT_TRUE(sub->readReplies(1, &replies, 5000, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[message, news, hello]");
+}
+
+TEST_F(AuthTest, ClientAuthWithTheNodesCredentialsIsAcceptedAndOnlyThen) {
+  auto c = client(suite_.proxy->address());
+  ASSERT_NE(c, nullptr);
+  const std::string kWrongPass =
+      "(error) WRONGPASS invalid username-password pair or user is "
+      "disabled.";
+  EXPECT_EQ(call(*c, {"AUTH", kPassword}), "OK");
+  EXPECT_EQ(call(*c, {"AUTH", "default", kPassword}), "OK");
+  EXPECT_EQ(call(*c, {"AUTH", "nope"}), kWrongPass);
+  EXPECT_EQ(call(*c, {"AUTH", "someone", kPassword}), kWrongPass);
+  EXPECT_EQ(call(*c, {"AUTH", "a", "b", "c"}), "(error) ERR syntax error");
+  const std::string hello = call(*c, {"HELLO", "2", "AUTH", "default", kPassword});
+  EXPECT_TRUE(hello.starts_with("[server, redis, version,")) << hello;
+  EXPECT_EQ(call(*c, {"HELLO", "2", "AUTH", "default", "nope"}), kWrongPass);
+  EXPECT_EQ(call(*c, {"GET", "key1"}), "v1");  // the connection still serves
+}
+
+TEST_F(AuthTest, AWrongOrMissingPasswordIsReportedNotHung) {
+  // Requests wait for a topology up to failover-hold, then say why there is none.
+  for (const auto& [host, args, cause] :
+       {std::tuple<int, std::vector<std::string>, std::string>{
+            kProxyHost + 1, {"--redis-password", "wrong", "--failover-hold", "1s"}, "WRONGPASS"},
+        {kProxyHost + 2, {"--failover-hold", "1s"}, "NOAUTH"}}) {
+    SCOPED_TRACE(cause);
+    auto proxy = otherProxy(host, args);
+    auto c = client(proxy->address());
+    ASSERT_NE(c, nullptr);
+    const std::string reply = call(*c, {"GET", "key1"}, 15000);
+    EXPECT_TRUE(reply.starts_with("(error) CLUSTERDOWN")) << reply;
+    EXPECT_NE(reply.find(cause), std::string::npos) << reply;
+    EXPECT_TRUE(proxy->running());
+  }
+}
+
+TEST_F(AuthTest, CheckUsesThePasswordAndNamesAWrongOne) {
+  const std::string seed = suite_.cluster->address(0);
+  const std::string log = testTmpDir() + "/auth-check.log";
+  std::string error;
+  std::remove(log.c_str());
+  EXPECT_EQ(runCommand({ProxyProcess::binaryPath(), "check", "--seeds", seed, "--redis-password",
+                        kPassword},
+                       log, 30000, &error),
+            0)
+      << error << tailFile(log, 20);
+  std::remove(log.c_str());
+  EXPECT_EQ(runCommand(
+                {ProxyProcess::binaryPath(), "check", "--seeds", seed, "--redis-password", "wrong"},
+                log, 30000, &error),
+            1)
+      << error;
+  EXPECT_NE(tailFile(log, 20).find("authentication to " + seed + " failed: WRONGPASS"),
+            std::string::npos)
+      << tailFile(log, 20);
+}
+
+TEST_F(AuthTest, ThePasswordCanComeFromAFile) {
+  const std::string path = testTmpDir() + "/auth-password";
+  {
+    std::ofstream f(path);
+    f << kPassword << "\n";  // as `kubectl create secret --from-file` often leaves it
+  }
+  auto proxy = otherProxy(kProxyHost + 3, {"--redis-password-file", path});
+  auto c = client(proxy->address());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(call(*c, {"SET", "from-file", "yes"}, 15000), "OK");
+  EXPECT_EQ(call(*c, {"AUTH", kPassword}), "OK");
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
