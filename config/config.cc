@@ -317,6 +317,9 @@ std::vector<KeyDef> buildKeys() {
   k.push_back(integerKey(
       {kServe, "node-write-wait-us", "longest wait of node writes for more requests", "0"},
       &Config::node_write_wait_us, 0, 1000));
+  k.push_back(stringKey({kServe, "client-password",
+                         "clients must AUTH with it first (empty: they need not)", "app-s3cret"},
+                        &Config::client_password, "PASSWORD"));
   k.push_back(logLevelKey({kServe, "log-level", "debug, info, warn or error", "debug"}));
   k.push_back(
       durationKey({kServe, "drain-timeout", "on SIGTERM, time to finish in-flight requests", "10s"},

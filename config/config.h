@@ -43,6 +43,8 @@ struct Config {
   // Credentials for the nodes (AUTH [username] password on every connection); no AUTH when the
   // password is empty. main() reads redis_password_file into redis_password.
   std::string redis_username, redis_password, redis_password_file;
+  // Clients must AUTH with this password (user `default`) before other commands; "" = never.
+  std::string client_password;
   uint32_t reconnect_backoff_min_ms = 50, reconnect_backoff_max_ms = 2000;
   uint64_t hold_max_requests = 100000, hold_max_bytes = 256ull << 20;
   uint64_t proto_max_bulk_len = 512ull << 20;

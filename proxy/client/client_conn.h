@@ -99,6 +99,7 @@ class ClientConn {
  public:
   bool in_flush_list = false;  // owned by the handler's flush list
   bool withheld = false;       // owned by the handler: its output is held back
+  bool authenticated = false;  // owned by the handler: AUTH with client-password succeeded
 };
 
 }  // namespace slotproxy::client

@@ -561,6 +561,10 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
                            std::string_view raw) {
   stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
   const router::Route route = router::route(args, &keys_);
+  if (!client.authenticated && !config_.client_password.empty() && mustAuthFirst(route)) {
+    client.enqueueReply(errorFrame("NOAUTH Authentication required."));
+    return;
+  }
   if (!subscribers_.empty() && subscribedCommand(client, route, args, raw)) return;
   if (!transactions_.empty() && queueInTransaction(client, route, args, raw)) return;
   switch (route.kind) {
@@ -1401,9 +1405,24 @@ void Worker::scanCommand(ClientConn& client, std::span<const std::string_view> a
 
 // ---- commands answered by the proxy ------------------------------------------------------------
 
+bool Worker::mustAuthFirst(const router::Route& route) {
+  // As Redis's processCommand: unknown commands and wrong arities are refused as such first;
+  // then only the commands flagged no-auth (AUTH, HELLO, QUIT, RESET) run unauthenticated.
+  if (route.cmd == nullptr) return false;
+  if (route.kind == router::RouteKind::kError &&
+      route.error.starts_with("ERR wrong number of arguments")) {
+    return false;
+  }
+  return (route.cmd->flags & command::kNoAuth) == 0;
+}
+
 bool Worker::credentialsAccepted(std::string_view user, std::string_view password) const {
-  // As a Redis whose only user is the one slotproxy logs in as (redis-username, or `default`)
-  // with redis-password; without a password, `default` takes any (Redis's nopass).
+  // With client-password: Redis with requirepass (user `default`). Otherwise as a Redis whose
+  // only user is the one slotproxy logs in as (redis-username, or `default`) with
+  // redis-password; without a password, `default` takes any (Redis's nopass).
+  if (!config_.client_password.empty()) {
+    return user == "default" && password == config_.client_password;
+  }
   const std::string_view own = config_.redis_username.empty()
                                    ? std::string_view("default")
                                    : std::string_view(config_.redis_username);
@@ -1438,6 +1457,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   } else if (name == "reset") {
     client.setName("");
+    client.authenticated = false;  // back to the default user, who needs the password again
     transactions_.erase(client.id());
     releaseWatch(client.id());
     out = "+RESET\r\n";
@@ -1486,13 +1506,19 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "auth") {
     if (args.size() > 3) {
       out = errorFrame("ERR syntax error");
-    } else if (args.size() == 2 && config_.redis_password.empty()) {
+    } else if (args.size() == 2 && config_.redis_password.empty() &&
+               config_.client_password.empty()) {
       out = errorFrame(
           "ERR AUTH <password> called without any password configured for the default user. "
           "Are you sure your configuration is correct?");
     } else {
       const std::string_view user = args.size() == 3 ? args[1] : std::string_view("default");
-      out = credentialsAccepted(user, args.back()) ? "+OK\r\n" : errorFrame(kWrongPass);
+      if (credentialsAccepted(user, args.back())) {
+        client.authenticated = true;
+        out = "+OK\r\n";
+      } else {
+        out = errorFrame(kWrongPass);
+      }
     }
   } else if (name == "hello") {
     size_t i = 1;
@@ -1515,14 +1541,14 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
       }
       i = 2;
     }
+    // As Redis's helloCommand: options first, then AUTH, then the name (once authenticated).
+    std::optional<std::string_view> set_name, user, password;
     for (; i < args.size(); ++i) {
       if (command::equalsIgnoreCase(args[i], "SETNAME") && i + 1 < args.size()) {
-        client.setName(args[++i]);
+        set_name = args[++i];
       } else if (command::equalsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
-        if (!credentialsAccepted(args[i + 1], args[i + 2])) {
-          client.enqueueReply(errorFrame(kWrongPass));
-          return;
-        }
+        user = args[i + 1];
+        password = args[i + 2];
         i += 2;
       } else {
         client.enqueueReply(
@@ -1530,6 +1556,21 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
         return;
       }
     }
+    if (user) {
+      if (!credentialsAccepted(*user, *password)) {
+        client.enqueueReply(errorFrame(kWrongPass));
+        return;
+      }
+      client.authenticated = true;
+    }
+    if (!client.authenticated && !config_.client_password.empty()) {
+      client.enqueueReply(errorFrame(
+          "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+          "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+          "the RESP protocol version at the same time"));
+      return;
+    }
+    if (set_name) client.setName(*set_name);
     resp::appendArrayHeader(out, 14);
     resp::appendBulk(out, "server");
     resp::appendBulk(out, "redis");

@@ -55,6 +55,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   const std::string& auth() const { return auth_; }
   // Whether a client's AUTH / HELLO AUTH names the credentials slotproxy uses for the nodes.
   bool credentialsAccepted(std::string_view user, std::string_view password) const;
+  // With client-password, whether an unauthenticated client gets NOAUTH for this command.
+  static bool mustAuthFirst(const router::Route& route);
   cluster::SlotMapPtr slotMap() const { return map_; }
   Refresher& refresher() { return *refresher_; }
   Stats& stats() { return stats_; }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/fake_upstream/resp_client.h"
@@ -114,6 +115,53 @@ TEST_F(AuthTest, ClientAuthWithTheNodesCredentialsIsAcceptedAndOnlyThen) {
   EXPECT_TRUE(hello.starts_with("[server, redis, version,")) << hello;
   EXPECT_EQ(call(*c, {"HELLO", "2", "AUTH", "default", "nope"}), kWrongPass);
   EXPECT_EQ(call(*c, {"GET", "key1"}), "v1");  // the connection still serves
+}
+
+// client-password: clients must AUTH first, and get exactly what redis-server 7.0.15 with
+// requirepass answers (texts checked against it).
+TEST_F(AuthTest, ClientPasswordIsRequiredAsRedisRequiresRequirepass) {
+  auto proxy =
+      otherProxy(kProxyHost + 4, {"--redis-password", kPassword, "--client-password", "app-pw"});
+  auto c = client(proxy->address());
+  ASSERT_NE(c, nullptr);
+  const std::string kNoAuth = "(error) NOAUTH Authentication required.";
+  const std::string kWrongPass =
+      "(error) WRONGPASS invalid username-password pair or user is disabled.";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> script = {
+      {{"GET", "key1"}, kNoAuth},
+      {{"PING"}, kNoAuth},
+      {{"NOSUCH", "x"}, "(error) ERR unknown command 'NOSUCH', with args beginning with: 'x' "},
+      {{"GET"}, "(error) ERR wrong number of arguments for 'get' command"},
+      {{"HELLO", "2"},
+       "(error) NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+       "HELLO AUTH <user> <pass> option can be used to authenticate the client and select the "
+       "RESP protocol version at the same time"},
+      {{"AUTH", "x"}, kWrongPass},
+      {{"AUTH", "default", "x"}, kWrongPass},
+      {{"AUTH", "someone", "app-pw"}, kWrongPass},
+      {{"AUTH", kPassword}, kWrongPass},  // the nodes' password is not the clients'
+      {{"GET", "key1"}, kNoAuth},
+      {{"AUTH", "app-pw"}, "OK"},
+      {{"GET", "key1"}, "v1"},
+      {{"RESET"}, "RESET"},
+      {{"GET", "key1"}, kNoAuth},
+      {{"AUTH", "default", "app-pw"}, "OK"},
+      {{"GET", "key2"}, "v2"},
+  };
+  std::string bytes;
+  for (const auto& [argv, want] : script) bytes += encodeCommand(argv);
+  std::vector<ReplyPtr> replies;
+  std::string error;
+  ASSERT_TRUE(c->exchange(bytes, script.size(), &replies, 10000, &error)) << error;
+  for (size_t i = 0; i < script.size(); ++i) {
+    EXPECT_EQ(describe(replies[i].get()), script[i].second) << "command " << i;
+  }
+  auto h = client(proxy->address());
+  ASSERT_NE(h, nullptr);
+  const std::string hello = call(*h, {"HELLO", "2", "AUTH", "default", "app-pw", "SETNAME", "x"});
+  EXPECT_TRUE(hello.starts_with("[server, redis, version,")) << hello;
+  EXPECT_EQ(call(*h, {"CLIENT", "GETNAME"}), "x");
+  EXPECT_EQ(call(*h, {"GET", "key1"}), "v1");
 }
 
 TEST_F(AuthTest, AWrongOrMissingPasswordIsReportedNotHung) {

@@ -586,7 +586,8 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "dry-run",
                                        "redis-username",
                                        "redis-password",
-                                       "redis-password-file"};
+                                       "redis-password-file",
+                                       "client-password"};
   std::set<std::string> actual;
   for (const KeyDef& k : keys()) {
     EXPECT_TRUE(actual.insert(std::string(k.name)).second) << "duplicate " << k.name;
