@@ -19,16 +19,12 @@
 #include <vector>
 
 #include "proxy/admin/http_parser.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::admin {
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "admin http fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 HttpLimits fuzzLimits() {
   HttpLimits limits;

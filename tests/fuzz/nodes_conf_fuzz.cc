@@ -15,16 +15,12 @@
 #include <vector>
 
 #include "proxy/tools/nodes_conf.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::tools {
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "nodes-conf fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 // A resolver that needs no network: hostnames starting with 'x' do not resolve, those starting
 // with '6' resolve to IPv6, the others to IPv4, derived from the name's length.

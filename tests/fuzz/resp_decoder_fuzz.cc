@@ -16,6 +16,7 @@
 
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/encoder.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::resp {
 namespace {
@@ -25,12 +26,7 @@ namespace {
 // they grow.
 constexpr size_t kAlwaysMoveBelow = 512;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "resp fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 struct Command {
   std::vector<std::string> args;

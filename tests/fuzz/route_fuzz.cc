@@ -23,18 +23,14 @@
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/router/router.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::router {
 namespace {
 
 constexpr size_t kMaxCommands = 64;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "route fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 resp::Limits fuzzLimits() {
   resp::Limits limits;

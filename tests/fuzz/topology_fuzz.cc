@@ -16,16 +16,12 @@
 #include "proxy/cluster/slot_map.h"
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/value.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::cluster {
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "topology fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 void checkMap(const SlotMap& map, uint64_t version, uint16_t probe_slot) {
   check(map.version() == version, "version kept");
@@ -106,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string error;
     const cluster::SlotMapPtr map = parse(reply, kVersion, &error);
     if (map == nullptr) {
-      cluster::check(!error.empty(), "a refused reply says why");
+      fuzz::check(!error.empty(), "a refused reply says why");
       continue;
     }
     cluster::checkMap(*map, kVersion, probe_slot);
