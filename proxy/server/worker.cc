@@ -633,7 +633,10 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
   if (it == subscribers_.end()) return false;
   if (route.cmd != nullptr) {
     if (route.cmd->name == "quit") return false;
-    if (route.cmd->name == "reset") client.setName("");  // the node answers +RESET
+    if (route.cmd->name == "reset") {  // the node answers +RESET
+      client.setName("");
+      client.authenticated = false;
+    }
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
   Subscriber& sub = it->second;

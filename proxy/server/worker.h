@@ -53,7 +53,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_loop_t* loop() const { return loop_; }
   // The AUTH command every connection to a node starts with ("" when no password is set).
   const std::string& auth() const { return auth_; }
-  // Whether a client's AUTH / HELLO AUTH names the credentials slotproxy uses for the nodes.
+  // Whether a client's AUTH / HELLO AUTH gives the accepted credentials: client-password when it
+  // is set, else those slotproxy uses for the nodes.
   bool credentialsAccepted(std::string_view user, std::string_view password) const;
   // With client-password, whether an unauthenticated client gets NOAUTH for this command.
   static bool mustAuthFirst(const router::Route& route);

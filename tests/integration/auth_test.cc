@@ -114,12 +114,15 @@ TEST_F(AuthTest, ClientAuthWithTheNodesCredentialsIsAcceptedAndOnlyThen) {
   const std::string hello = call(*c, {"HELLO", "2", "AUTH", "default", kPassword});
   EXPECT_TRUE(hello.starts_with("[server, redis, version,")) << hello;
   EXPECT_EQ(call(*c, {"HELLO", "2", "AUTH", "default", "nope"}), kWrongPass);
-  EXPECT_EQ(call(*c, {"GET", "key1"}), "v1");  // the connection still serves
+  EXPECT_EQ(call(*c, {"SET", "after-auth", "1"}), "OK");  // the connection still serves
 }
 
 // client-password: clients must AUTH first, and get exactly what redis-server 7.0.15 with
 // requirepass answers (texts checked against it).
 TEST_F(AuthTest, ClientPasswordIsRequiredAsRedisRequiresRequirepass) {
+  auto setup = client(suite_.proxy->address());
+  ASSERT_NE(setup, nullptr);
+  EXPECT_EQ(call(*setup, {"MSET", "key1", "v1", "key2", "v2"}), "OK");
   auto proxy =
       otherProxy(kProxyHost + 4, {"--redis-password", kPassword, "--client-password", "app-pw"});
   auto c = client(proxy->address());
@@ -162,6 +165,10 @@ TEST_F(AuthTest, ClientPasswordIsRequiredAsRedisRequiresRequirepass) {
   EXPECT_TRUE(hello.starts_with("[server, redis, version,")) << hello;
   EXPECT_EQ(call(*h, {"CLIENT", "GETNAME"}), "x");
   EXPECT_EQ(call(*h, {"GET", "key1"}), "v1");
+  // RESET in subscribed mode (the node answers it) logs out too.
+  EXPECT_EQ(call(*h, {"SUBSCRIBE", "news"}), "[subscribe, news, (integer) 1]");
+  EXPECT_EQ(call(*h, {"RESET"}), "RESET");
+  EXPECT_EQ(call(*h, {"GET", "key1"}), kNoAuth);
 }
 
 TEST_F(AuthTest, AWrongOrMissingPasswordIsReportedNotHung) {
