@@ -561,7 +561,8 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
                            std::string_view raw) {
   stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
   const router::Route route = router::route(args, &keys_);
-  if (!client.authenticated && !config_.client_password.empty() && mustAuthFirst(route)) {
+  if (!client.authenticated && !config_.client_password.empty() &&
+      mustAuthFirst(route, args.size())) {
     client.enqueueReply(errorFrame("NOAUTH Authentication required."));
     return;
   }
@@ -1408,14 +1409,10 @@ void Worker::scanCommand(ClientConn& client, std::span<const std::string_view> a
 
 // ---- commands answered by the proxy ------------------------------------------------------------
 
-bool Worker::mustAuthFirst(const router::Route& route) {
+bool Worker::mustAuthFirst(const router::Route& route, size_t argc) {
   // As Redis's processCommand: unknown commands and wrong arities are refused as such first;
   // then only the commands flagged no-auth (AUTH, HELLO, QUIT, RESET) run unauthenticated.
-  if (route.cmd == nullptr) return false;
-  if (route.kind == router::RouteKind::kError &&
-      route.error.starts_with("ERR wrong number of arguments")) {
-    return false;
-  }
+  if (route.cmd == nullptr || !command::arityOk(*route.cmd, argc)) return false;
   return (route.cmd->flags & command::kNoAuth) == 0;
 }
 

@@ -57,7 +57,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // is set, else those slotproxy uses for the nodes.
   bool credentialsAccepted(std::string_view user, std::string_view password) const;
   // With client-password, whether an unauthenticated client gets NOAUTH for this command.
-  static bool mustAuthFirst(const router::Route& route);
+  static bool mustAuthFirst(const router::Route& route, size_t argc);
   cluster::SlotMapPtr slotMap() const { return map_; }
   Refresher& refresher() { return *refresher_; }
   Stats& stats() { return stats_; }

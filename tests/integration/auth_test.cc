@@ -135,6 +135,7 @@ TEST_F(AuthTest, ClientPasswordIsRequiredAsRedisRequiresRequirepass) {
       {{"PING"}, kNoAuth},
       {{"NOSUCH", "x"}, "(error) ERR unknown command 'NOSUCH', with args beginning with: 'x' "},
       {{"GET"}, "(error) ERR wrong number of arguments for 'get' command"},
+      {{"MSET", "a", "1", "b"}, kNoAuth},  // Redis checks MSET's pairs after authentication
       {{"HELLO", "2"},
        "(error) NOAUTH HELLO must be called with the client already authenticated, otherwise the "
        "HELLO AUTH <user> <pass> option can be used to authenticate the client and select the "
