@@ -15,6 +15,12 @@ ClientConn::ClientConn(ClientHandler& handler, uint64_t id)
     : handler_(handler), id_(id), decoder_(handler.respLimits()) {
   tcp_.data = this;
   write_req_.data = this;
+  setAuthenticated(false);
+}
+
+void ClientConn::setAuthenticated(bool yes) {
+  authenticated_ = yes || handler_.config().client_password.empty();
+  decoder_.setUnauthenticated(!authenticated_);
 }
 
 ClientConn::~ClientConn() = default;

@@ -34,6 +34,11 @@ class ClientConn {
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
   void setName(std::string_view name) { name_.assign(name); }
+  // Whether the client may run commands: it logged in with client-password, or none is set.
+  bool authenticated() const { return authenticated_; }
+  // Logs the client in or out (RESET); until it is in, Redis's caps on unauthenticated input
+  // apply (RequestDecoder::setUnauthenticated). Without client-password it stays in.
+  void setAuthenticated(bool yes);
 
   // Adds a request at the back of the reply FIFO (ownership passes to the FIFO).
   void enqueue(backend::Request* r);
@@ -80,6 +85,7 @@ class ClientConn {
 
   net::IoBuf in_;  // unparsed input (only a command not yet complete, or input paused by limits)
   resp::RequestDecoder decoder_;
+  bool authenticated_ = true;
 
   backend::Request* head_ = nullptr;  // reply FIFO
   backend::Request* tail_ = nullptr;
@@ -99,7 +105,6 @@ class ClientConn {
  public:
   bool in_flush_list = false;  // owned by the handler's flush list
   bool withheld = false;       // owned by the handler: its output is held back
-  bool authenticated = false;  // owned by the handler: AUTH with client-password succeeded
 };
 
 }  // namespace slotproxy::client

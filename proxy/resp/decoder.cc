@@ -304,6 +304,10 @@ bool validPayload(Type t, std::string_view payload) {
 
 // ================================ RequestDecoder ================================================
 
+// Redis's processMultibulkBuffer, for a client that still has to AUTH.
+constexpr uint64_t kMaxUnauthenticatedArgs = 10;
+constexpr uint64_t kMaxUnauthenticatedBulk = 16384;
+
 RequestDecoder::RequestDecoder(const Limits& limits) : limits_(limits) {}
 
 void RequestDecoder::reset() {
@@ -390,6 +394,9 @@ Status RequestDecoder::decodeMultibulk(std::string_view data, size_t* consumed) 
           return fail("ERR Protocol error: invalid multibulk length (" + std::to_string(count) +
                       " exceeds limit " + std::to_string(limits_.max_array_len) + ")");
         }
+        if (unauthenticated_ && count > kMaxUnauthenticatedArgs) {
+          return fail("ERR Protocol error: unauthenticated multibulk length");
+        }
         remaining_ = static_cast<size_t>(count);
         spans_.reserve(std::min(remaining_, kMaxArgsReserve));
         state_ = State::kBulkHeader;
@@ -419,6 +426,9 @@ Status RequestDecoder::decodeMultibulk(std::string_view data, size_t* consumed) 
         const auto len = static_cast<uint64_t>(n);
         if (len > limits_.max_bulk_len) {
           return fail(exceedsLimit("bulk length", len, limits_.max_bulk_len));
+        }
+        if (unauthenticated_ && len > kMaxUnauthenticatedBulk) {
+          return fail("ERR Protocol error: unauthenticated bulk length");
         }
         bulk_len_ = static_cast<size_t>(len);
         pos_ = cr + 2;

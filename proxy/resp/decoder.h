@@ -49,6 +49,11 @@ class RequestDecoder {
   // Forgets any partial command and a sticky error; keeps allocated capacity.
   void reset();
 
+  // Redis's caps on a client that has not authenticated yet (requirepass): more than 10
+  // arguments, or a bulk longer than 16384 bytes, is the protocol error "unauthenticated
+  // multibulk length" / "unauthenticated bulk length". Applies from the next header parsed.
+  void setUnauthenticated(bool on) { unauthenticated_ = on; }
+
   // How many more bytes at least the current command needs beyond what the last decode() saw
   // (0 if unknown). Known while waiting for a bulk payload.
   size_t bytesNeededHint() const;
@@ -78,6 +83,7 @@ class RequestDecoder {
   std::string inline_buf_;  // unquoted inline args, back to back
   std::string error_;
   bool out_of_memory_ = false;  // error() is the fixed out-of-memory message
+  bool unauthenticated_ = false;
 };
 
 // Delimits replies from Redis: all RESP2 and RESP3 types, nested aggregates with an explicit

@@ -48,6 +48,7 @@ std::optional<uint16_t> commonSlot(std::span<const std::string_view> args) {
   return slot;
 }
 
+constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
 constexpr std::string_view kWrongPass =
     "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -561,9 +562,12 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
                            std::string_view raw) {
   stats_.bytes_in.fetch_add(raw.size(), std::memory_order_relaxed);
   const router::Route route = router::route(args, &keys_);
-  if (!client.authenticated && !config_.client_password.empty() &&
-      mustAuthFirst(route, args.size())) {
-    client.enqueueReply(errorFrame("NOAUTH Authentication required."));
+  if (!client.authenticated() && mustAuthFirst(route, args.size())) {
+    // Redis aborts a refused EXEC with the reason (execCommandAbort), whatever came before.
+    client.enqueueReply(
+        errorFrame(route.cmd->name == "exec"
+                       ? "EXECABORT Transaction discarded because of: " + std::string(kNoAuth)
+                       : std::string(kNoAuth)));
     return;
   }
   if (!subscribers_.empty() && subscribedCommand(client, route, args, raw)) return;
@@ -636,7 +640,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     if (route.cmd->name == "quit") return false;
     if (route.cmd->name == "reset") {  // the node answers +RESET
       client.setName("");
-      client.authenticated = false;
+      client.setAuthenticated(false);
     }
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
@@ -1457,7 +1461,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   } else if (name == "reset") {
     client.setName("");
-    client.authenticated = false;  // back to the default user, who needs the password again
+    client.setAuthenticated(false);  // back to the default user, who needs the password again
     transactions_.erase(client.id());
     releaseWatch(client.id());
     out = "+RESET\r\n";
@@ -1514,7 +1518,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     } else {
       const std::string_view user = args.size() == 3 ? args[1] : std::string_view("default");
       if (credentialsAccepted(user, args.back())) {
-        client.authenticated = true;
+        client.setAuthenticated(true);
         out = "+OK\r\n";
       } else {
         out = errorFrame(kWrongPass);
@@ -1561,9 +1565,9 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
         client.enqueueReply(errorFrame(kWrongPass));
         return;
       }
-      client.authenticated = true;
+      client.setAuthenticated(true);
     }
-    if (!client.authenticated && !config_.client_password.empty()) {
+    if (!client.authenticated()) {
       client.enqueueReply(errorFrame(
           "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
           "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "

@@ -203,6 +203,31 @@ TEST(RequestDecoder, ArrayLengthLimitNamesTheLimit) {
       .check(small);
 }
 
+// Redis's processMultibulkBuffer caps a client that has not authenticated yet: 10 arguments,
+// 16384-byte bulks (texts checked against redis-server 7.0.15 with requirepass).
+TEST(RequestDecoder, UnauthenticatedClientsGetRedisCaps) {
+  RequestDecoder d;
+  d.setUnauthenticated(true);
+  size_t consumed = 0;
+  std::string ten = "*10\r\n";
+  for (int i = 0; i < 10; ++i) ten += "$1\r\na\r\n";
+  EXPECT_EQ(d.decode(ten, &consumed), Status::kOk);
+  const std::string big = "*2\r\n$3\r\nGET\r\n$16384\r\n" + std::string(16384, 'k') + "\r\n";
+  EXPECT_EQ(d.decode(big, &consumed), Status::kOk);
+  EXPECT_EQ(d.decode("*11\r\n", &consumed), Status::kError);
+  EXPECT_EQ(d.error(), "ERR Protocol error: unauthenticated multibulk length");
+
+  RequestDecoder b;
+  b.setUnauthenticated(true);
+  EXPECT_EQ(b.decode("*2\r\n$3\r\nGET\r\n$16385\r\n", &consumed), Status::kError);
+  EXPECT_EQ(b.error(), "ERR Protocol error: unauthenticated bulk length");
+
+  RequestDecoder after;  // logged in: the usual limits only
+  after.setUnauthenticated(true);
+  after.setUnauthenticated(false);
+  EXPECT_EQ(after.decode("*11\r\n", &consumed), Status::kIncomplete);
+}
+
 TEST(RequestDecoder, InlineLengthLimitNamesTheLimit) {
   const Limits small{.max_inline_len = 16};
   // 16 bytes before '\n' (the '\r' included) are fine.
