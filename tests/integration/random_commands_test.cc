@@ -10,7 +10,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <set>
@@ -87,13 +86,8 @@ class RandomCommandsTest : public ::testing::Test {
 };
 SuiteCluster RandomCommandsTest::suite_;
 
-uint64_t seedFromEnvironment() {
-  if (const char* s = std::getenv("SLOTPROXY_RANDOM_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
-
 TEST_F(RandomCommandsTest, EveryCommandWithRandomArgumentsGetsOneReply) {
-  const uint64_t seed = seedFromEnvironment();
+  const uint64_t seed = testSeed("SLOTPROXY_RANDOM_SEED");
   SCOPED_TRACE("SLOTPROXY_RANDOM_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const auto names = commandNames();
