@@ -55,7 +55,7 @@ class Generator {
     } else if (!password_.empty() && pick >= 92) {
       out->push_back(login());
     } else {
-      out->push_back(single(pick));
+      out->push_back(single());
     }
   }
 
@@ -109,9 +109,9 @@ class Generator {
     return cmd;
   }
 
-  Command single(int pick) {
+  Command single() {
     const std::string k = key();
-    switch (pick % 64) {
+    switch (uniform(0, 79)) {
       case 0:
         return {"SET", k, value()};
       case 1:
@@ -293,8 +293,49 @@ class Generator {
         const auto g = groupKeys(2);
         return {"LMPOP", "2", g[0], g[1], uniform(0, 1) ? "LEFT" : "RIGHT"};
       }
-      default:
+      case 63:
         return {uniform(0, 1) ? "PING" : "SELECT", "0"};
+      // Streams (explicit ids: generated ones depend on the clock), bits, geo, more of the rest.
+      case 64:
+        return {"XADD", k, num(1, 9) + "-" + num(0, 3), field(), value()};
+      case 65:
+        return {"XRANGE", k, "-", "+"};
+      case 66:
+        return {uniform(0, 1) ? "XLEN" : "XDEL", k, "1-0"};
+      case 67:
+        return {"BITPOS", k, num(0, 1)};
+      case 68:
+        return {"BITFIELD", k, "INCRBY", "u8", num(0, 16), num(-3, 3), "GET", "u4", "0"};
+      case 69:
+        return {"GEOADD", k, "13.36", "38.11", member()};
+      case 70:
+        return {"GEODIST", k, member(), member()};
+      case 71:
+        return {"LSET", k, num(-2, 2), value()};
+      case 72:
+        return {"LTRIM", k, num(0, 2), num(-2, 3)};
+      case 73:
+        return {"ZCOUNT", k, num(-5, 0), num(0, 5)};
+      case 74:
+        return {"ZMSCORE", k, member(), member()};
+      case 75: {
+        const auto g = groupKeys(2);
+        return {"SMOVE", g[0], g[1], member()};
+      }
+      case 76: {
+        const auto g = groupKeys(3);
+        return {"ZRANGESTORE", g[0], g[1], "0", "-1"};
+      }
+      case 77: {
+        const auto g = groupKeys(3);
+        return {"PFMERGE", g[0], g[1], g[2]};
+      }
+      case 78:
+        return {"HSTRLEN", k, field()};
+      default: {
+        const auto g = groupKeys(3);
+        return {"SUNIONSTORE", g[0], g[1], g[2]};
+      }
     }
   }
 
@@ -520,6 +561,7 @@ class DifferentialTest : public ::testing::Test {
     if (t == "list") read = {"LRANGE", key, "0", "-1"};
     if (t == "set") read = {"SORT", key, "ALPHA"};
     if (t == "zset") read = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+    if (t == "stream") read = {"XRANGE", key, "-", "+"};
     if (read.empty()) return t;
     const ReplyPtr value = c.call(read, &error);
     const ReplyPtr ttl = c.call({"TTL", key}, &error);
