@@ -320,6 +320,10 @@ std::vector<KeyDef> buildKeys() {
   k.push_back(stringKey({kServe, "client-password",
                          "clients must AUTH with it first (empty: they need not)", "app-s3cret"},
                         &Config::client_password, "PASSWORD"));
+  k.push_back(
+      stringKey({kServe, "client-password-file", "file holding client-password (a mounted Secret)",
+                 "/run/secrets/slotproxy-password"},
+                &Config::client_password_file, "PATH"));
   k.push_back(logLevelKey({kServe, "log-level", "debug, info, warn or error", "debug"}));
   k.push_back(
       durationKey({kServe, "drain-timeout", "on SIGTERM, time to finish in-flight requests", "10s"},

@@ -44,7 +44,8 @@ struct Config {
   // password is empty. main() reads redis_password_file into redis_password.
   std::string redis_username, redis_password, redis_password_file;
   // Clients must AUTH with this password (user `default`) before other commands; "" = never.
-  std::string client_password;
+  // main() reads client_password_file into client_password.
+  std::string client_password, client_password_file;
   uint32_t reconnect_backoff_min_ms = 50, reconnect_backoff_max_ms = 2000;
   uint64_t hold_max_requests = 100000, hold_max_bytes = 256ull << 20;
   uint64_t proto_max_bulk_len = 512ull << 20;

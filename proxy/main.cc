@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "config/config.h"
@@ -102,30 +103,31 @@ void applyScheduling(uint32_t ms, bool batch, bool report) {
   }
 }
 
-// redis-password-file: its content, less one trailing newline, becomes the password.
-bool readPasswordFile(config::Config* cfg, std::string* error) {
-  const std::string& path = cfg->redis_password_file;
-  if (!cfg->redis_password.empty()) {
-    *error = "give redis-password or redis-password-file, not both";
+// A password file (redis-password-file, client-password-file): its content, less one trailing
+// newline, becomes the password, which must not also be given directly.
+bool readPasswordFile(const std::string& key, const std::string& path, std::string* password,
+                      std::string* error) {
+  if (!password->empty()) {
+    *error = "give " + key.substr(0, key.size() - 5) + " or " + key + ", not both";
     return false;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) {
-    *error = "redis-password-file: cannot open " + path + ": " + std::strerror(errno);
+    *error = key + ": cannot open " + path + ": " + std::strerror(errno);
     return false;
   }
-  std::string password((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) {
-    *error = "redis-password-file: cannot read " + path;
+    *error = key + ": cannot read " + path;
     return false;
   }
-  if (password.ends_with('\n')) password.pop_back();
-  if (password.ends_with('\r')) password.pop_back();
-  if (password.empty()) {
-    *error = "redis-password-file: " + path + " is empty";
+  if (text.ends_with('\n')) text.pop_back();
+  if (text.ends_with('\r')) text.pop_back();
+  if (text.empty()) {
+    *error = key + ": " + path + " is empty";
     return false;
   }
-  cfg->redis_password = std::move(password);
+  *password = std::move(text);
   return true;
 }
 
@@ -250,9 +252,11 @@ int main(int argc, char** argv) {
     opts.dry_run = cfg.dry_run;
     return tools::runNodesConf(opts, std::cout, std::cerr);
   }
-  if (!cfg.redis_password_file.empty()) {
+  for (const auto& [key, path, password] :
+       {std::tuple{"redis-password-file", &cfg.redis_password_file, &cfg.redis_password},
+        std::tuple{"client-password-file", &cfg.client_password_file, &cfg.client_password}}) {
     std::string error;
-    if (!readPasswordFile(&cfg, &error)) {
+    if (!path->empty() && !readPasswordFile(key, *path, password, &error)) {
       std::cerr << "slotproxy: " << error << "\n";
       return 2;
     }

@@ -221,6 +221,20 @@ TEST_F(AuthTest, ThePasswordCanComeFromAFile) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(call(*c, {"SET", "from-file", "yes"}, 15000), "OK");
   EXPECT_EQ(call(*c, {"AUTH", kPassword}), "OK");
+
+  // The clients' password too.
+  const std::string client_path = testTmpDir() + "/auth-client-password";
+  {
+    std::ofstream f(client_path);
+    f << "app-pw\n";
+  }
+  auto guarded = otherProxy(kProxyHost + 5,
+                            {"--redis-password-file", path, "--client-password-file", client_path});
+  auto g = client(guarded->address());
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(call(*g, {"GET", "from-file"}), "(error) NOAUTH Authentication required.");
+  EXPECT_EQ(call(*g, {"AUTH", "app-pw"}), "OK");
+  EXPECT_EQ(call(*g, {"GET", "from-file"}, 15000), "yes");
 }
 
 }  // namespace

@@ -587,7 +587,8 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "redis-username",
                                        "redis-password",
                                        "redis-password-file",
-                                       "client-password"};
+                                       "client-password",
+                                       "client-password-file"};
   std::set<std::string> actual;
   for (const KeyDef& k : keys()) {
     EXPECT_TRUE(actual.insert(std::string(k.name)).second) << "duplicate " << k.name;
