@@ -371,6 +371,9 @@ std::vector<KeyDef> buildKeys() {
 
   k.push_back(integerKey({kLimits, "max-clients", "most client connections at once", "20000"},
                          &Config::max_clients, 1, 1000000));
+  k.push_back(integerKey(
+      {kLimits, "max-own-conns", "node connections held by one client each (BLPOP...)", "200"},
+      &Config::max_own_conns, 1, 1000000));
   k.push_back(integerKey({kLimits, "max-pipeline-depth",
                           "requests in flight per client before reading pauses", "1024"},
                          &Config::max_pipeline_depth, 1, 1u << 20));

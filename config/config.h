@@ -54,6 +54,8 @@ struct Config {
   uint64_t client_output_high_watermark = 4ull << 20, client_output_low_watermark = 1ull << 20;
   uint32_t max_pipeline_depth = 16384;  // per client requests in flight before reading pauses
   uint32_t max_clients = 10000;
+  // Per node and worker: connections held by one client each (blocking commands, WATCH, pub/sub).
+  uint32_t max_own_conns = 1000;
   uint32_t drain_timeout_ms = 5000;  // SIGTERM: finish in-flight requests for at most this
   // nodes-conf subcommand (nodes_conf_file is the key "nodes-conf-file", flag alias --file).
   std::string nodes_conf_file, myself_ip, hosts_file;

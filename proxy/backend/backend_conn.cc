@@ -52,6 +52,7 @@ BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* no
       decoder_(limits) {}
 
 BackendConn::~BackendConn() {
+  setOwn(false);
   events_.cancelFlush(*this);
   if (state_ == State::kConnected) events_.onConnectedChanged(*this, false);
   if (handle_ != nullptr) {
@@ -300,6 +301,16 @@ void BackendConn::fail(std::string_view reason) {
   fifo_.clear();
   unsent_ = 0;
   events_.onFailed(*this, std::move(unsent), std::move(sent), reason);
+}
+
+void BackendConn::setOwn(bool own) {
+  if (own == own_) return;
+  own_ = own;
+  if (own) {
+    ++node_->own_conns_;
+  } else {
+    --node_->own_conns_;
+  }
 }
 
 bool BackendConn::abandoned() const {

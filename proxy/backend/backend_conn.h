@@ -60,6 +60,8 @@ class BackendConn {
   BackendNode* node() const { return node_; }
   // A connection for one blocking command: no request timeout (BLPOP 0 blocks for ever).
   void setBlocking(bool blocking = true) { blocking_ = blocking; }
+  // Counts the connection in its node's ownConns() (one client's own) while set.
+  void setOwn(bool own);
   // False once the connection holds state in Redis that outlives its requests (a WATCH given
   // up without EXEC): it is closed, never kept as a spare (BackendNode::keepSpare).
   void setReusable(bool reusable) { reusable_ = reusable; }
@@ -119,6 +121,7 @@ class BackendConn {
   bool blocking_ = false;
   bool subscriber_ = false;
   bool reusable_ = true;
+  bool own_ = false;
   Handle* handle_ = nullptr;  // the live socket; freed in its close callback
   uint64_t connect_started_ = 0;
 

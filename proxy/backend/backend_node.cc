@@ -40,6 +40,7 @@ bool BackendNode::keepSpare(std::unique_ptr<BackendConn>& conn) {
       conn->inFlight() != 0) {
     return false;
   }
+  conn->setOwn(false);
   spare_conns_.push_back(std::move(conn));
   return true;
 }

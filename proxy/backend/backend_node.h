@@ -28,6 +28,7 @@ class BackendNode {
   std::vector<std::unique_ptr<BackendConn>>& conns() { return conns_; }
   // Connections each carrying one blocking command; the owner removes them once answered.
   std::vector<std::unique_ptr<BackendConn>>& blockingConns() { return blocking_conns_; }
+  const std::vector<std::unique_ptr<BackendConn>>& blockingConns() const { return blocking_conns_; }
   BackendConn& connFor(uint32_t hint) { return *conns_[hint % conns_.size()]; }
   size_t inFlight() const;
   // Fails every connection in use; spare ones are dropped.
@@ -45,6 +46,10 @@ class BackendNode {
   // Removes `conn` from the spares (it failed); null if it is not one.
   std::unique_ptr<BackendConn> releaseSpare(const BackendConn* conn);
 
+  // Connections held by one client each (a blocking command's, a WATCH's, a subscriber's),
+  // spares not included: what max-own-conns bounds. Kept by BackendConn::setOwn().
+  size_t ownConns() const { return own_conns_; }
+
   // Health as seen by the proxy: down after a connection failure or timeout, up again after a probe
   // (PING) answers. Requests for a down node wait (held) instead of piling onto a dead socket.
   bool up() const { return up_; }
@@ -59,6 +64,8 @@ class BackendNode {
   uint64_t down_since_ms = 0;  // loop time it went down or the map said failed; 0 when fine
 
  private:
+  friend class BackendConn;  // counts own_conns_
+  size_t own_conns_ = 0;
   std::string id_;
   std::string ip_;
   uint16_t port_;

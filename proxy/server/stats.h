@@ -28,10 +28,11 @@ enum class ErrorKind : uint8_t {
   kRedirectLimit,   // too many MOVED/ASK
   kHoldFull,        // the hold queue was full
   kShutdown,
+  kConnLimit,  // max-own-conns: no room for a client's own node connection
 };
-inline constexpr std::array<std::string_view, 7> kErrorKindNames = {
+inline constexpr std::array<std::string_view, 8> kErrorKindNames = {
     "redis",          "routing",   "outcome_unknown", "hold_timeout",
-    "redirect_limit", "hold_full", "shutdown"};
+    "redirect_limit", "hold_full", "shutdown",        "conn_limit"};
 
 // Upper bounds (seconds) of the command latency histogram buckets; +Inf is implicit.
 inline constexpr std::array<double, 15> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,

@@ -695,11 +695,16 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no reachable node to subscribe on"));
     return;
   }
+  if (std::string error; !roomForOwnConn(*node, &error)) {
+    client.enqueueReply(errorFrame(error));
+    return;
+  }
   Subscriber& sub = subscribers_[client.id()];
   sub.client = &client;
   sub.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
                                            config_.connect_timeout_ms, auth_);
   sub.conn->setSubscriber();
+  sub.conn->setOwn(true);
   subscriber_of_conn_[sub.conn.get()] = client.id();
   sendToSubscriber(sub, args, raw);
 }
@@ -872,6 +877,12 @@ void Worker::dispatchWatched(Request* r, bool asked) {
         hold(r);  // no primary for the slot yet: as any request (the client waits for WATCH)
         return;
       }
+      if (std::string error; !roomForOwnConn(*owner, &error)) {
+        // Nothing is watched: as after a refused WATCH in Redis, a later EXEC runs unwatched.
+        releaseWatch(it->first);
+        fail(r, error, ErrorKind::kConnLimit);
+        return;
+      }
       w.conn = ownConn(owner, /*blocking=*/false);
       watch_of_conn_[w.conn.get()] = it->first;
     }
@@ -920,7 +931,23 @@ std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking) {
                                          config_.connect_timeout_ms, auth_);
   }
   conn->setBlocking(blocking);  // (a spare may have served the other kind)
+  conn->setOwn(true);
   return conn;
+}
+
+bool Worker::roomForOwnConn(const BackendNode& node, std::string* error) {
+  size_t held = node.ownConns();
+  if (held < config_.max_own_conns) return true;
+  // Connections whose command is answered stay until the tick reaps them (reapBlockingConns):
+  // they hold nothing, so a client looping on BLPOP at the limit is not refused.
+  for (const auto& conn : node.blockingConns()) {
+    if (conn->abandoned()) --held;
+  }
+  if (held < config_.max_own_conns) return true;
+  *error = "ERR slotproxy: " + std::to_string(held) + " connections to " + node.address() +
+           " are held by blocking, watching or subscribed clients, the most allowed "
+           "(max-own-conns)";
+  return false;
 }
 
 uint16_t Worker::anySlot() {
@@ -972,6 +999,10 @@ void Worker::dispatch(Request* r) {
   }
   if (r->blocking) {
     // A connection of its own for as long as it blocks; reaped once it is answered.
+    if (std::string error; !roomForOwnConn(*node, &error)) {
+      fail(r, error, ErrorKind::kConnLimit);
+      return;
+    }
     std::unique_ptr<BackendConn> conn = ownConn(node, /*blocking=*/true);
     BackendConn* c = conn.get();
     node->blockingConns().push_back(std::move(conn));

@@ -150,6 +150,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // when the node has one (BackendNode::takeSpare), else a new one; `blocking`: no request
   // timeout (BackendConn::setBlocking).
   std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node, bool blocking);
+  // Whether `node` may take one more connection held by a single client (max-own-conns); if
+  // not, `error` says why.
+  bool roomForOwnConn(const backend::BackendNode& node, std::string* error);
   // BackendEvents::onReply's work; onReply also recycles connections of a client's own.
   void handleReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
                    resp::Type type);

@@ -1,12 +1,15 @@
 // Blocking commands through slotproxy (127.0.18.0/24): each goes over a backend connection of
 // its own, so it stalls nobody else; the blocked client runs nothing more until it is answered,
-// as with Redis; a client that goes away while blocked releases its backend connection.
+// as with Redis; a client that goes away while blocked releases its backend connection; past
+// max-own-conns such commands get an error at once.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
 #include <thread>
 
+#include "tests/integration/fake_upstream/resp_client.h"
 #include "tests/integration/fixture/local_cluster.h"
 #include "tests/integration/fixture/process.h"
 
@@ -24,15 +27,20 @@ class BlockingTest : public ::testing::Test {
     if (!ProxyProcess::available()) return;
     proxy_ = new ProxyProcess("127.0.18.100", 6379, {});
     ASSERT_TRUE(proxy_->start(cluster_->seeds(), &error)) << error;
+    limited_ = new ProxyProcess("127.0.18.101", 6379, {"--max-own-conns", "2"});
+    ASSERT_TRUE(limited_->start(cluster_->seeds(), &error)) << error;
   }
   static void TearDownTestSuite() {
     // A clean exit: under the sanitizer build a leaked request or connection fails it.
-    if (proxy_ != nullptr) {
-      EXPECT_EQ(proxy_->stopGracefully(), 0) << tailFile(proxy_->log(), 30);
+    for (ProxyProcess* p : {proxy_, limited_}) {
+      if (p != nullptr) {
+        EXPECT_EQ(p->stopGracefully(), 0) << tailFile(p->log(), 30);
+      }
+      delete p;
     }
-    delete proxy_;
     delete cluster_;
     proxy_ = nullptr;
+    limited_ = nullptr;
     cluster_ = nullptr;
   }
   void SetUp() override {
@@ -67,10 +75,12 @@ class BlockingTest : public ::testing::Test {
 
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
+  static ProxyProcess* limited_;  // --max-own-conns 2
 };
 
 LocalCluster* BlockingTest::cluster_ = nullptr;
 ProxyProcess* BlockingTest::proxy_ = nullptr;
+ProxyProcess* BlockingTest::limited_ = nullptr;
 
 TEST_F(BlockingTest, BlpopTimesOutWithNil) {
   ContextPtr c(proxy_->connect());
@@ -171,6 +181,49 @@ TEST_F(BlockingTest, CrossSlotBlockingCommandGetsCrossslot) {
   ReplyPtr r = command(c.get(), {"BLPOP", "blocking:a", "blocking:b", "0"});
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(describe(r.get()), "(error) CROSSSLOT Keys in request don't hash to the same slot");
+}
+
+// Blocking commands, WATCH and subscriptions hold a node connection each. Past max-own-conns on
+// a node, one more gets an error naming the limit at once (not a hang, not a connection the node
+// may refuse); plain commands are served meanwhile, and a connection whose command is answered
+// makes room again.
+TEST_F(BlockingTest, OwnConnectionsPastMaxOwnConnsGetAnErrorNamingTheLimit) {
+  const std::string a = "{own}:a", b = "{own}:b", c = "{own}:c";  // one slot, one node
+  ContextPtr first(limited_->connect()), second(limited_->connect()), third(limited_->connect());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(third, nullptr);
+  send(first.get(), {"BLPOP", a, "0"});
+  send(second.get(), {"BLPOP", b, "0"});
+  ASSERT_TRUE(waitFor([&] { return blockedOnOwner(a) == 2; }, 10000));
+
+  using ::testing::HasSubstr;
+  using ::testing::StartsWith;
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"BLPOP", c, "0"}, {"WATCH", a}, {"SSUBSCRIBE", "{own}:channel"}}) {
+    SCOPED_TRACE(argv[0]);
+    const std::string reply = describe(command(third.get(), argv).get());
+    EXPECT_THAT(reply, StartsWith("(error) ERR slotproxy: 2 connections to "));
+    EXPECT_THAT(reply, HasSubstr("(max-own-conns)"));
+  }
+  // The refused WATCH watches nothing: the transaction runs.
+  EXPECT_EQ(describe(command(third.get(), {"MULTI"}).get()), "OK");
+  EXPECT_EQ(describe(command(third.get(), {"SET", "{own}:k", "v"}).get()), "QUEUED");
+  EXPECT_EQ(describe(command(third.get(), {"EXEC"}).get()), "[OK]");
+  EXPECT_EQ(scrapeMetric("127.0.18.101:9379",
+                         "slotproxy_command_errors_total{command=\"blpop\",kind=\"conn_limit\"}"),
+            1.0);
+
+  // Answering the first BLPOP frees its connection: the third client's BLPOP now blocks, and is
+  // woken as usual.
+  EXPECT_EQ(describe(command(third.get(), {"RPUSH", a, "x"}).get()), "(integer) 1");
+  EXPECT_EQ(describe(receive(first.get()).get()), "[" + a + ", x]");
+  send(third.get(), {"BLPOP", c, "0"});
+  ASSERT_TRUE(waitFor([&] { return blockedOnOwner(a) == 2; }, 10000));
+  EXPECT_EQ(describe(command(first.get(), {"RPUSH", c, "y"}).get()), "(integer) 1");
+  EXPECT_EQ(describe(receive(third.get()).get()), "[" + c + ", y]");
+  EXPECT_EQ(describe(command(first.get(), {"RPUSH", b, "z"}).get()), "(integer) 1");
+  EXPECT_EQ(describe(receive(second.get()).get()), "[" + b + ", z]");
 }
 
 }  // namespace

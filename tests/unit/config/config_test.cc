@@ -106,6 +106,7 @@ TEST(ConfigDefaults, MatchTheDesignContract) {
   EXPECT_EQ(c.client_output_low_watermark, 1ull << 20);
   EXPECT_EQ(c.max_pipeline_depth, 16384u);
   EXPECT_EQ(c.max_clients, 10000u);
+  EXPECT_EQ(c.max_own_conns, 1000u);
   EXPECT_EQ(c.drain_timeout_ms, 5000u);
   EXPECT_EQ(c.sched_slice_ms, 10u);
   EXPECT_TRUE(c.sched_batch);
@@ -575,6 +576,7 @@ TEST(ConfigKeys, TableCoversEveryConfigField) {
                                        "client-output-low-watermark",
                                        "max-pipeline-depth",
                                        "max-clients",
+                                       "max-own-conns",
                                        "drain-timeout",
                                        "sched-slice",
                                        "sched-batch",
