@@ -14,8 +14,11 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
@@ -429,6 +432,15 @@ class ReferenceRedis {
     }
   }
   const std::string& address() const { return address_; }
+  // Clients it closed for their output so far, by its log (see the client-password case).
+  size_t outputLimitCloses() const {
+    std::ifstream log(dir_ + "/redis.log");
+    size_t n = 0;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("for overcoming of output buffer limits") != std::string::npos) ++n;
+    }
+    return n;
+  }
 
  private:
   std::string dir_, pidfile_, address_;
@@ -487,16 +499,32 @@ class DifferentialTest : public ::testing::Test {
     for (const Command& c : batch) bytes += encodeCommand(c);
     std::vector<ReplyPtr> from_proxy, from_redis;
     std::string proxy_error, redis_error;
-    const bool proxy_ok =
-        proxy_->exchange(bytes, batch.size(), &from_proxy, kTimeoutMs, &proxy_error);
+    bool proxy_ok = proxy_->exchange(bytes, batch.size(), &from_proxy, kTimeoutMs, &proxy_error);
     const bool redis_ok =
         redis_->exchange(bytes, batch.size(), &from_redis, kTimeoutMs, &redis_error);
+    if (proxy_ok && !redis_ok && from_redis.size() < from_proxy.size() &&
+        closedForOutput(batch, from_proxy)) {
+      // Redis closed a client that had not authenticated for its pending output (below): the
+      // replies it sent must be slotproxy's, and both start over on new connections.
+      std::cout << "the reference closed a logged-out client for its output, pipeline from command "
+                << sent_before << "; both reconnect\n";
+      from_proxy.resize(from_redis.size());
+      proxy_ok = false;
+    }
     if (proxy_ok != redis_ok || from_proxy.size() != from_redis.size()) {
       ADD_FAILURE() << "seed " << seed << ", pipeline from command " << sent_before
                     << ": slotproxy gave " << from_proxy.size() << " replies ("
                     << (proxy_ok ? "ok" : proxy_error) << "), redis " << from_redis.size() << " ("
-                    << (redis_ok ? "ok" : redis_error) << "); its first command: " << show(batch[0])
-                    << "; the pipeline before:\n"
+                    << (redis_ok ? "ok" : redis_error) << "); the pipeline:\n"
+                    <<
+          [&] {
+            std::string all;
+            for (size_t i = 0; i < batch.size(); ++i) {
+              all += "  " + show(batch[i]) + " -> " +
+                     (i < from_proxy.size() ? describe(from_proxy[i].get()) : "?") + "\n";
+            }
+            return all;
+          }() << "the pipeline before:\n"
                     << previous_;
       return false;
     }
@@ -525,6 +553,32 @@ class DifferentialTest : public ::testing::Test {
       }
     }
     return true;
+  }
+
+  // Whether the reference redis-server closed the connection on its own rule for clients that
+  // have not authenticated: redis-server 7.0.15 closes one once its pending replies take more
+  // than 1 KB of its buffers ("overcoming of output buffer limits" in its log), which depends on
+  // its buffer sizes at that moment (they shrink and grow with past use), not on the commands
+  // alone. slotproxy does not copy that; its output watermarks apply to every client. Redis runs
+  // nothing after that point, so the close is only accepted when slotproxy ran nothing either:
+  // its client was logged out (NOAUTH) and no AUTH or HELLO succeeded after that.
+  bool closedForOutput(const std::vector<Command>& batch, const std::vector<ReplyPtr>& replies) {
+    if (closing_reference_ == nullptr) return false;
+    const size_t closes = closing_reference_->outputLimitCloses();
+    if (closes == output_closes_seen_) return false;
+    output_closes_seen_ = closes;
+    bool logged_out = false;
+    for (size_t i = 0; i < replies.size() && i < batch.size(); ++i) {
+      const std::string reply = describe(replies[i].get());
+      if (reply.starts_with("(error) NOAUTH")) logged_out = true;
+      std::string name = batch[i][0];
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (logged_out && (name == "auth" || name == "hello") && !reply.starts_with("(error)")) {
+        return false;
+      }
+    }
+    return logged_out;
   }
 
   // `commands` commands from `gen`, in pipelines of 1 to `max_pipeline`, must get the same
@@ -575,6 +629,8 @@ class DifferentialTest : public ::testing::Test {
   std::unique_ptr<RespClient> proxy_, redis_;
   std::string proxy_address_, redis_address_;  // where proxy_ and redis_ connect
   std::string previous_;  // the last pipeline and slotproxy's replies, for failure messages
+  const ReferenceRedis* closing_reference_ = nullptr;  // see closedForOutput()
+  size_t output_closes_seen_ = 0;
 };
 SuiteCluster DifferentialTest::suite_;
 ReferenceRedis* DifferentialTest::reference_ = nullptr;
@@ -614,10 +670,9 @@ TEST_F(DifferentialTest, WithClientPasswordTheRepliesAreThoseOfARedisWithRequire
   ASSERT_TRUE(same(reset, seed, 0));
 
   Generator gen(seed, kPassword);
-  // Short pipelines: redis-server 7.0.15 closes a client that has not authenticated once about
-  // 1 KB of replies waits for it ("overcoming of output buffer limits" in its log), which
-  // depends on when the client reads. slotproxy does not copy that; its output watermarks
-  // apply to every client.
+  // Short pipelines, so that the reference rarely closes a client for its output (see
+  // closedForOutput(); in 40 random runs, one met it once).
+  closing_reference_ = &reference;
   if (!sameRandomRun(gen, seed, 8000, 8)) return;
   ASSERT_TRUE(same({{"AUTH", kPassword}}, seed, 8000));
   expectSameData(seed);
