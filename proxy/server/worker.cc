@@ -935,7 +935,7 @@ std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking) {
   return conn;
 }
 
-bool Worker::roomForOwnConn(const BackendNode& node, std::string* error) {
+bool Worker::roomForOwnConn(const BackendNode& node, std::string* error) const {
   size_t held = node.ownConns();
   if (held < config_.max_own_conns) return true;
   // Connections whose command is answered stay until the tick reaps them (reapBlockingConns):

@@ -152,7 +152,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node, bool blocking);
   // Whether `node` may take one more connection held by a single client (max-own-conns); if
   // not, `error` says why.
-  bool roomForOwnConn(const backend::BackendNode& node, std::string* error);
+  bool roomForOwnConn(const backend::BackendNode& node, std::string* error) const;
   // BackendEvents::onReply's work; onReply also recycles connections of a client's own.
   void handleReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
                    resp::Type type);
