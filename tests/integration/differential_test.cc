@@ -516,23 +516,11 @@ class DifferentialTest : public ::testing::Test {
                     << ": slotproxy gave " << from_proxy.size() << " replies ("
                     << (proxy_ok ? "ok" : proxy_error) << "), redis " << from_redis.size() << " ("
                     << (redis_ok ? "ok" : redis_error) << "); the pipeline:\n"
-                    <<
-          [&] {
-            std::string all;
-            for (size_t i = 0; i < batch.size(); ++i) {
-              all += "  " + show(batch[i]) + " -> " +
-                     (i < from_proxy.size() ? describe(from_proxy[i].get()) : "?") + "\n";
-            }
-            return all;
-          }() << "the pipeline before:\n"
+                    << listing(batch, from_proxy) << "the pipeline before:\n"
                     << previous_;
       return false;
     }
-    previous_.clear();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      previous_ += "  " + show(batch[i]) + " -> " +
-                   (i < from_proxy.size() ? describe(from_proxy[i].get()) : "?") + "\n";
-    }
+    previous_ = listing(batch, from_proxy);
     for (size_t i = 0; i < from_proxy.size(); ++i) {
       const std::string p = describe(from_proxy[i].get());
       const std::string r = describe(from_redis[i].get());
@@ -553,6 +541,17 @@ class DifferentialTest : public ::testing::Test {
       }
     }
     return true;
+  }
+
+  // One line per command with slotproxy's reply ("?" past the last), for failure messages.
+  static std::string listing(const std::vector<Command>& batch,
+                             const std::vector<ReplyPtr>& replies) {
+    std::string out;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      out += "  " + show(batch[i]) + " -> " +
+             (i < replies.size() ? describe(replies[i].get()) : "?") + "\n";
+    }
+    return out;
   }
 
   // Whether the reference redis-server closed the connection on its own rule for clients that
