@@ -37,8 +37,6 @@ constexpr std::string_view kWhyContainer =
 constexpr std::string_view kWhyDb = "Redis Cluster has only database 0";
 constexpr std::string_view kWhyAcl =
     "ACL users and permissions are configured on each Redis node directly";
-constexpr std::string_view kWhyPubsubIntrospection =
-    "pub/sub is not proxied, and a single node's subscriber counts would be misleading";
 
 constexpr Decision kDecisions[] = {
     // ---- kLocal: answered by slotproxy, no backend round trip.
@@ -119,13 +117,13 @@ constexpr Decision kDecisions[] = {
     {"function|delete", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|flush", Policy::kAllPrimaries, Merge::kAllOk, {}},
     {"function|restore", Policy::kAllPrimaries, Merge::kAllOk, {}},
-
-    // ---- kUnsupported: pub/sub introspection.
-    {"pubsub|channels", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
-    {"pubsub|numpat", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
-    {"pubsub|numsub", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
-    {"pubsub|shardchannels", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
-    {"pubsub|shardnumsub", Policy::kUnsupported, Merge::kNone, kWhyPubsubIntrospection},
+    // Pub/sub introspection: slotproxy's subscribers are spread over the primaries (SUBSCRIBE
+    // goes to any of them, SSUBSCRIBE to the shard channel's), so every primary is asked.
+    {"pubsub|channels", Policy::kAllPrimaries, Merge::kUnionArrays, {}},
+    {"pubsub|numpat", Policy::kAllPrimaries, Merge::kSumIntegers, {}},
+    {"pubsub|numsub", Policy::kAllPrimaries, Merge::kSumPairs, {}},
+    {"pubsub|shardchannels", Policy::kAllPrimaries, Merge::kUnionArrays, {}},
+    {"pubsub|shardnumsub", Policy::kAllPrimaries, Merge::kSumPairs, {}},
 
     // ---- kRoute, blocking: the router sends them (and XREAD/XREADGROUP with BLOCK) over a
     // connection of their own, so that they stall nobody else.

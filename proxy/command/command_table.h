@@ -134,8 +134,10 @@ enum class Policy : uint8_t {
 // How the replies of a kAllPrimaries command are merged. Any error reply wins.
 enum class Merge : uint8_t {
   kNone,              // not kAllPrimaries
-  kSumIntegers,       // DBSIZE
+  kSumIntegers,       // DBSIZE, PUBSUB NUMPAT
   kConcatArrays,      // KEYS
+  kUnionArrays,       // PUBSUB CHANNELS/SHARDCHANNELS: every element once, first seen first
+  kSumPairs,          // PUBSUB NUMSUB/SHARDNUMSUB: [name, n, ...] with n summed per name
   kAllOk,             // FLUSHALL FLUSHDB SCRIPT FLUSH FUNCTION DELETE/FLUSH/RESTORE: +OK if all are
   kFirstReply,        // SCRIPT LOAD, FUNCTION LOAD: replies are identical, the first is returned
   kAndIntegerArrays,  // SCRIPT EXISTS: element-wise AND of 0/1 arrays

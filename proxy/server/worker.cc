@@ -16,6 +16,7 @@
 #include "proxy/net/uv_util.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/resp/value.h"
+#include "proxy/router/fan_out.h"
 #include "proxy/router/redirect.h"
 #include "proxy/router/router.h"
 #include "proxy/router/scan.h"
@@ -1292,57 +1293,6 @@ void Worker::splitCommand(ClientConn& client, std::span<const std::string_view> 
 
 namespace {
 
-void mergeFanOut(command::Merge kind, std::span<const std::string> replies, std::string* out) {
-  for (const std::string& reply : replies) {
-    if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
-      out->append(reply);
-      return;
-    }
-  }
-  std::vector<resp::Value> values(replies.size());
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (!resp::parseValue(replies[i], &values[i])) {
-      resp::appendError(*out, "ERR slotproxy: malformed reply while merging");
-      return;
-    }
-  }
-  switch (kind) {
-    case command::Merge::kSumIntegers: {
-      int64_t sum = 0;
-      for (const auto& v : values) sum += v.integer;
-      resp::appendInteger(*out, sum);
-      return;
-    }
-    case command::Merge::kConcatArrays: {
-      size_t n = 0;
-      for (const auto& v : values) n += v.elements.size();
-      resp::appendArrayHeader(*out, n);
-      for (const auto& v : values) {
-        for (const auto& e : v.elements) out->append(e.raw);
-      }
-      return;
-    }
-    case command::Merge::kAndIntegerArrays: {
-      const size_t n = values.empty() ? 0 : values[0].elements.size();
-      resp::appendArrayHeader(*out, n);
-      for (size_t i = 0; i < n; ++i) {
-        int64_t all = 1;
-        for (const auto& v : values) {
-          if (i >= v.elements.size() || v.elements[i].integer == 0) all = 0;
-        }
-        resp::appendInteger(*out, all);
-      }
-      return;
-    }
-    case command::Merge::kAllOk:
-    case command::Merge::kFirstReply:
-    case command::Merge::kScan:  // (one part: see scanCommand)
-    case command::Merge::kNone:
-      out->append(replies.empty() ? std::string_view("+OK\r\n") : std::string_view(replies[0]));
-      return;
-  }
-}
-
 // A node's SCAN reply [cursor, keys] with the cursor turned into the client's (router/scan.h).
 void rewriteScanReply(std::string_view reply, size_t shard, size_t shards, std::string* out) {
   if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
@@ -1394,7 +1344,7 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
   sendParts(
       client, args, cmd, slots.size(),
       [merge](std::span<const std::string> replies, std::string* out) {
-        mergeFanOut(merge, replies, out);
+        router::mergeFanOut(merge, replies, out);
       },
       [&](size_t i, Request* part) {
         part->payload = payload;

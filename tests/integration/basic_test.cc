@@ -495,7 +495,7 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
 
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"PUBSUB", "NUMSUB", "news"}, "PUBSUB NUMSUB"},
+      {{"CLIENT", "LIST"}, "CLIENT LIST"},
       {{"WAIT", "1", "0"}, "WAIT"},
       {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
   };
@@ -784,6 +784,66 @@ TEST_F(BasicTest, OptimisticIncrementsOverWatchLoseNoUpdate) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_REPLY(direct_->onOwner(key, {"GET", key}), std::to_string(kThreads * kIncrements).c_str());
   RecordProperty("retries", retries.load());
+}
+
+// PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/SHARDNUMSUB count the subscribers of every
+// primary: slotproxy's subscribers are spread over them (SUBSCRIBE goes to any primary,
+// SSUBSCRIBE to the shard channel's), so one node's answer would count only its share.
+TEST_F(BasicTest, PubsubIntrospectionCountsTheSubscribersOfEveryPrimary) {
+  const std::string channel = "intro:news";
+  std::vector<ContextPtr> subscribers;
+  for (int i = 0; i < 6; ++i) {
+    subscribers.emplace_back(proxy_->connect());
+    ASSERT_NE(subscribers.back(), nullptr);
+    EXPECT_EQ(describe(command(subscribers.back().get(), {"SUBSCRIBE", channel}).get()),
+              "[subscribe, " + channel + ", (integer) 1]");
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(describe(command(subscribers[i].get(), {"PSUBSCRIBE", "intro:*"}).get()),
+              "[psubscribe, intro:*, (integer) 2]");
+  }
+  // The test means something only if the subscribers are on more than one primary.
+  int primaries_with_subscribers = 0;
+  for (int p : direct_->primaries()) {
+    ReplyPtr r = direct_->onNode(p, {"PUBSUB", "NUMSUB", channel});
+    ASSERT_TRUE(r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    if (r->element[1]->integer > 0) ++primaries_with_subscribers;
+  }
+  EXPECT_GE(primaries_with_subscribers, 2);
+
+  EXPECT_EQ(describe(proxied({"PUBSUB", "NUMSUB", channel, "intro:none"}).get()),
+            "[" + channel + ", (integer) 6, intro:none, (integer) 0]");
+  EXPECT_EQ(describe(proxied({"PUBSUB", "CHANNELS", "intro:*"}).get()), "[" + channel + "]");
+  EXPECT_EQ(describe(proxied({"PUBSUB", "NUMPAT"}).get()), "(integer) 2");
+
+  // Shard channels of two primaries, each subscribed on its own primary.
+  const std::string shard_a = "{intro-a}news";
+  std::string shard_b;
+  for (int slot = 0; shard_b.empty(); slot += 997) {
+    const std::string c = keyInSlot(slot, "intro-b");
+    if (direct_->ownerOf(c) != direct_->ownerOf(shard_a)) shard_b = c;
+  }
+  ContextPtr shard_sub_a(proxy_->connect()), shard_sub_b(proxy_->connect());
+  ASSERT_NE(shard_sub_a, nullptr);
+  ASSERT_NE(shard_sub_b, nullptr);
+  EXPECT_EQ(describe(command(shard_sub_a.get(), {"SSUBSCRIBE", shard_a}).get()),
+            "[ssubscribe, " + shard_a + ", (integer) 1]");
+  EXPECT_EQ(describe(command(shard_sub_b.get(), {"SSUBSCRIBE", shard_b}).get()),
+            "[ssubscribe, " + shard_b + ", (integer) 1]");
+  EXPECT_EQ(sorted(elements(proxied({"PUBSUB", "SHARDCHANNELS"}).get())),
+            sorted({shard_a, shard_b}));
+  EXPECT_EQ(describe(proxied({"PUBSUB", "SHARDNUMSUB", shard_a, shard_b}).get()),
+            "[" + shard_a + ", (integer) 1, " + shard_b + ", (integer) 1]");
+
+  // Gone subscribers are gone from the counts (their node connections close).
+  subscribers.clear();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return describe(proxied({"PUBSUB", "NUMSUB", channel}).get()) ==
+               "[" + channel + ", (integer) 0]";
+      },
+      10000));
+  EXPECT_EQ(describe(proxied({"PUBSUB", "NUMPAT"}).get()), "(integer) 0");
 }
 
 // SUBSCRIBE/PSUBSCRIBE: the subscribed client gets a node connection of its own, and every

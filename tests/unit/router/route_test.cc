@@ -191,9 +191,6 @@ TEST(Route, WrongArityUsesRedisText) {
 }
 
 TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
-  expectError({"PUBSUB", "NUMSUB", "ch"},
-              "ERR 'PUBSUB NUMSUB' is not supported by slotproxy: pub/sub is not proxied, and a "
-              "single node's subscriber counts would be misleading");
   expectError({"CONFIG", "GET", "maxmemory"},
               "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
@@ -272,7 +269,12 @@ TEST(Route, KeyspaceWideCommandsGoToAllPrimaries) {
   for (const Case& c :
        {Case{{"DBSIZE"}, Merge::kSumIntegers}, Case{{"KEYS", "*"}, Merge::kConcatArrays},
         Case{{"FLUSHALL"}, Merge::kAllOk}, Case{{"FLUSHDB", "ASYNC"}, Merge::kAllOk},
-        Case{{"SCRIPT", "LOAD", "return 1"}, Merge::kFirstReply}}) {
+        Case{{"SCRIPT", "LOAD", "return 1"}, Merge::kFirstReply},
+        Case{{"PUBSUB", "CHANNELS"}, Merge::kUnionArrays},
+        Case{{"PUBSUB", "SHARDCHANNELS", "news*"}, Merge::kUnionArrays},
+        Case{{"PUBSUB", "NUMSUB", "a", "b"}, Merge::kSumPairs},
+        Case{{"PUBSUB", "SHARDNUMSUB", "a"}, Merge::kSumPairs},
+        Case{{"PUBSUB", "NUMPAT"}, Merge::kSumIntegers}}) {
     const Routed r = routeOf(c.args);
     EXPECT_EQ(r.route.kind, RouteKind::kAllPrimaries) << join(c.args);
     ASSERT_NE(r.route.cmd, nullptr) << join(c.args);
