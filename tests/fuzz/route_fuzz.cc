@@ -8,7 +8,9 @@
 //  - kSplit: the parts cover each key exactly once, all keys of a part hash to its slot, each
 //    part's command decodes back to the command name and that part's keys (and MSET values);
 //  - mergeReplies gives exactly one RESP frame: the first error among the parts, the exact merge
-//    for well-formed parts, and a slotproxy error (never a crash or overflow) for ill-formed ones.
+//    for well-formed parts, and a slotproxy error (never a crash or overflow) for ill-formed ones;
+//  - likewise mergeFanOut for a kAllPrimaries command over one to four primaries' replies (the
+//    exact merge checked for the summing kinds).
 
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include "proxy/cluster/key_slot.h"
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/encoder.h"
+#include "proxy/router/fan_out.h"
 #include "proxy/router/router.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -146,6 +149,99 @@ void checkSplit(const Route& r, const std::vector<std::string_view>& args,
   checkMerge(plan, picks);
 }
 
+// What a primary might answer to a fan-out command, chosen by `b`: mostly a reply of the shape
+// its merge expects (built from the command's arguments after the subcommand), else an error,
+// a bulk string, or the largest integer.
+std::string primaryReply(command::Merge merge, const std::vector<std::string_view>& args, uint8_t b,
+                         int64_t* count) {
+  std::string out;
+  *count = b % 7;
+  const size_t first = args.size() > 1 ? 2 : 1;  // after "PUBSUB NUMSUB", "SCRIPT EXISTS"
+  switch (b % 6) {
+    case 0:
+    case 1:
+    case 2:
+      switch (merge) {
+        case command::Merge::kSumIntegers:
+          resp::appendInteger(out, *count);
+          break;
+        case command::Merge::kConcatArrays:
+        case command::Merge::kUnionArrays:
+          resp::appendArrayHeader(out, 2);
+          resp::appendBulk(out, "c" + std::to_string(b % 3));
+          resp::appendBulk(out, "c" + std::to_string(b % 5));
+          break;
+        case command::Merge::kSumPairs:
+          resp::appendArrayHeader(out, 2 * (args.size() - first));
+          for (size_t i = first; i < args.size(); ++i) {
+            resp::appendBulk(out, args[i]);
+            resp::appendInteger(out, *count);
+          }
+          break;
+        case command::Merge::kAndIntegerArrays:
+          resp::appendArrayHeader(out, args.size() - first);
+          for (size_t i = first; i < args.size(); ++i) resp::appendInteger(out, b & 1);
+          break;
+        default:
+          out = "+OK\r\n";
+          break;
+      }
+      break;
+    case 3:
+      resp::appendError(out, "ERR primary " + std::to_string(b));
+      break;
+    case 4:
+      out = "$3\r\nabc\r\n";
+      break;
+    default:
+      resp::appendInteger(out, std::numeric_limits<int64_t>::max());
+      break;
+  }
+  return out;
+}
+
+void checkFanOut(const Route& r, const std::vector<std::string_view>& args,
+                 std::string_view picks) {
+  const command::Merge merge = r.cmd->merge;
+  if (merge == command::Merge::kScan) return;  // one primary per call: Worker::scanCommand
+  const size_t primaries =
+      picks.empty() ? 1 : 1 + static_cast<size_t>(static_cast<uint8_t>(picks[0]) % 4);
+  std::vector<std::string> replies;
+  bool well_formed = true;
+  int64_t sum = 0;
+  for (size_t p = 0; p < primaries; ++p) {
+    const uint8_t b = picks.size() > p + 1 ? static_cast<uint8_t>(picks[p + 1]) : 0;
+    int64_t count = 0;
+    replies.push_back(primaryReply(merge, args, b, &count));
+    well_formed = well_formed && b % 6 < 3;
+    sum += count;
+  }
+  std::string merged;
+  mergeFanOut(merge, replies, &merged);
+  oneFrame(merged, "fan-out reply is one frame");
+  for (const std::string& reply : replies) {
+    if (reply[0] == '-') {
+      check(merged == reply, "the first error from a primary is the reply");
+      return;
+    }
+  }
+  if (!well_formed) return;
+  std::string want;
+  if (merge == command::Merge::kSumIntegers) {
+    resp::appendInteger(want, sum);
+  } else if (merge == command::Merge::kSumPairs) {
+    const size_t first = args.size() > 1 ? 2 : 1;
+    resp::appendArrayHeader(want, 2 * (args.size() - first));
+    for (size_t i = first; i < args.size(); ++i) {
+      resp::appendBulk(want, args[i]);
+      resp::appendInteger(want, sum);
+    }
+  } else {
+    return;
+  }
+  check(merged == want, "well-formed replies of every primary add up exactly");
+}
+
 void checkCommand(const std::vector<std::string_view>& args, std::vector<uint32_t>* keys,
                   std::string_view picks) {
   const Route r = route(args, keys);
@@ -169,9 +265,12 @@ void checkCommand(const std::vector<std::string_view>& args, std::vector<uint32_
       check(r.cmd != nullptr, "split has a command");
       checkSplit(r, args, *keys, picks);
       break;
+    case RouteKind::kAllPrimaries:
+      check(r.cmd != nullptr, "route has a command");
+      checkFanOut(r, args, picks);
+      break;
     case RouteKind::kLocal:
     case RouteKind::kAnyNode:
-    case RouteKind::kAllPrimaries:
       check(r.cmd != nullptr, "route has a command");
       break;
   }
