@@ -8,6 +8,10 @@ namespace slotproxy::client {
 namespace {
 
 constexpr size_t kReadChunk = net::kReadBufferSize;
+// Unread reply bytes past which a client that has not authenticated is closed, as redis-server
+// closes one whose replies outgrow its 16 KB reply buffer (the fix of CVE-2025-21605): a client
+// that sends commands without reading them must not make the proxy hold its errors.
+constexpr size_t kUnauthenticatedOutputLimit = 16 * 1024;
 
 }  // namespace
 
@@ -47,6 +51,7 @@ void ClientConn::updateReading() {
     if (!in_.empty() && !processing_) {
       const size_t n = process(in_.view());
       in_.consume(n);
+      if (closing_) return;
     }
   }
   // A blocked client is still read (its input is kept, not run): its going away must be seen,
@@ -85,10 +90,12 @@ void ClientConn::onRead(ssize_t nread, const uv_buf_t* buf) {
   if (buf->base == net::loopReadBuffer()) {
     const std::string_view data(buf->base, n);
     const size_t used = process(data);
+    if (closing_) return;
     if (used < n && !input_done_) in_.append(data.substr(used));
   } else {
     in_.commit(n);
     in_.consume(process(in_.view()));
+    if (closing_) return;
     if (in_.empty() && in_.capacity() > 4 * kReadChunk) in_.release();
   }
   if (in_.size() > handler_.config().client_query_buffer_limit) {
@@ -122,6 +129,11 @@ size_t ClientConn::process(std::string_view data) {
     pos += consumed;
     if (decoder_.args().empty()) continue;
     handler_.handleCommand(*this, decoder_.args(), decoder_.isInline() ? std::string_view() : raw);
+    if (!authenticated_ && outputBytes() > kUnauthenticatedOutputLimit) {
+      input_done_ = true;
+      close();
+      break;
+    }
     if (pending_ >= cfg.max_pipeline_depth || outputBytes() > cfg.client_output_high_watermark) {
       paused_ = true;
     }
@@ -134,7 +146,7 @@ void ClientConn::unblock() {
   blocked_ = false;
   if (closing_) return;
   if (!in_.empty() && !processing_) in_.consume(process(in_.view()));
-  updateReading();
+  updateReading();  // (returns at once if processing closed the connection)
 }
 
 void ClientConn::enqueue(backend::Request* r) {

@@ -172,6 +172,39 @@ TEST_F(AuthTest, ClientPasswordIsRequiredAsRedisRequiresRequirepass) {
   EXPECT_EQ(call(*h, {"GET", "key1"}), kNoAuth);
 }
 
+// As redis-server 7.0.15 does, a client that has not logged in and does not read its errors is
+// closed once they outgrow 16 KB; a short pipeline before AUTH, and any pipeline after it, are
+// answered in full.
+TEST_F(AuthTest, AClientThatNeitherLogsInNorReadsIsClosed) {
+  auto proxy =
+      otherProxy(kProxyHost + 6, {"--redis-password", kPassword, "--client-password", "app-pw"});
+  std::string get, error;
+  for (int i = 0; i < 2000; ++i) get += encodeCommand({"GET", "key1"});  // 2000 NOAUTH: 72 KB
+  std::vector<ReplyPtr> replies;
+
+  auto flood = client(proxy->address());
+  ASSERT_NE(flood, nullptr);
+  ASSERT_TRUE(flood->sendAll(get, 5000, &error)) << error;
+  std::string received;
+  EXPECT_TRUE(flood->readUntilEof(&received, 5000))
+      << "not closed; " << received.size() << " bytes of replies";
+  EXPECT_LT(received.size(), 2000 * std::string("-NOAUTH Authentication required.\r\n").size());
+
+  auto brief = client(proxy->address());
+  ASSERT_NE(brief, nullptr);
+  std::string some;
+  for (int i = 0; i < 100; ++i) some += encodeCommand({"GET", "key1"});
+  ASSERT_TRUE(brief->exchange(some + encodeCommand({"AUTH", "app-pw"}) + get, 2101, &replies, 10000,
+                              &error))
+      << error;
+  EXPECT_EQ(describe(replies[99].get()), "(error) NOAUTH Authentication required.");
+  EXPECT_EQ(describe(replies[100].get()), "OK");
+  EXPECT_EQ(describe(replies[2100].get()), describe(replies[101].get()));
+  EXPECT_FALSE(describe(replies[2100].get()).starts_with("(error)"))
+      << describe(replies[2100].get());
+  EXPECT_TRUE(proxy->running());
+}
+
 TEST_F(AuthTest, AWrongOrMissingPasswordIsReportedNotHung) {
   // Requests wait for a topology up to failover-hold, then say why there is none.
   for (const auto& [host, args, cause] :
