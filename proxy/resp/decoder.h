@@ -138,6 +138,11 @@ class ReplyDecoder {
 // or limits; never throws. Recursion depth is bounded by limits.max_depth.
 bool parseValue(std::string_view frame, Value* out, const Limits& limits = {});
 
+// Whether a complete reply frame is an error, simple (-) or blob (!).
+inline bool isErrorFrame(std::string_view frame) {
+  return !frame.empty() && (frame[0] == '-' || frame[0] == '!');
+}
+
 // The text of a simple error frame: "-MOVED 3999 10.0.0.5:6379\r\n" -> "MOVED 3999 10.0.0.5:6379".
 std::string_view errorText(std::string_view frame);
 

@@ -11,10 +11,6 @@
 namespace slotproxy::router {
 namespace {
 
-bool isError(std::string_view reply) {
-  return !reply.empty() && (reply[0] == '-' || reply[0] == '!');
-}
-
 bool allOfType(const std::vector<resp::Value>& values, resp::Type type) {
   for (const resp::Value& v : values) {
     if (v.type != type) return false;
@@ -26,7 +22,7 @@ bool allOfType(const std::vector<resp::Value>& values, resp::Type type) {
 
 void mergeFanOut(command::Merge kind, std::span<const std::string> replies, std::string* out) {
   for (const std::string& reply : replies) {
-    if (isError(reply)) {
+    if (resp::isErrorFrame(reply)) {
       out->append(reply);
       return;
     }

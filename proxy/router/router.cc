@@ -168,7 +168,7 @@ void encodePart(std::span<const std::string_view> args, std::span<const uint32_t
 void mergeReplies(const SplitPlan& plan, std::span<const std::string> part_replies,
                   std::string* out) {
   for (const std::string& reply : part_replies) {
-    if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
+    if (resp::isErrorFrame(reply)) {
       out->append(reply);
       return;
     }

@@ -1076,7 +1076,7 @@ void Worker::complete(Request* r, std::string_view frame) {
   if (r->cmd_id < stats_.command_count) {
     CommandStats& cs = stats_.commands[r->cmd_id];
     cs.record(net::eventTimeNs() - r->start_ns);
-    if (!frame.empty() && (frame[0] == '-' || frame[0] == '!')) {
+    if (resp::isErrorFrame(frame)) {
       const size_t kind =
           r->error_kind == 0xFF ? static_cast<size_t>(ErrorKind::kRedis) : r->error_kind;
       cs.errors[kind].fetch_add(1, std::memory_order_relaxed);
@@ -1295,7 +1295,7 @@ namespace {
 
 // A node's SCAN reply [cursor, keys] with the cursor turned into the client's (router/scan.h).
 void rewriteScanReply(std::string_view reply, size_t shard, size_t shards, std::string* out) {
-  if (!reply.empty() && (reply[0] == '-' || reply[0] == '!')) {
+  if (resp::isErrorFrame(reply)) {
     out->append(reply);
     return;
   }
