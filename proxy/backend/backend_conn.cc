@@ -43,12 +43,13 @@ std::string authCommand(std::string_view username, std::string_view password) {
 
 BackendConn::BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node,
                          const resp::Limits& limits, uint32_t connect_timeout_ms,
-                         std::string_view auth)
+                         std::string_view auth, bool resp3)
     : loop_(loop),
       events_(events),
       node_(node),
       connect_timeout_ms_(connect_timeout_ms),
       auth_(auth),
+      resp3_(resp3),
       decoder_(limits) {}
 
 BackendConn::~BackendConn() {
@@ -175,11 +176,15 @@ void BackendConn::onConnect(int status) {
   }
   state_ = State::kConnected;
   events_.onConnectedChanged(*this, true);
+  // AUTH, then HELLO 3 for a RESP3 connection, go first, ahead of whatever was queued while
+  // connecting; their replies are checked in processInput, before the FIFO's.
+  if (resp3_) {
+    out_.insert(0, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+    ++setup_replies_;
+  }
   if (!auth_.empty()) {
-    // AUTH goes first, ahead of whatever was queued while connecting; its reply is checked in
-    // processInput, before the FIFO's.
     out_.insert(0, auth_);
-    auth_pending_ = true;
+    ++setup_replies_;
   }
   uv_tcp_nodelay(&handle_->tcp, 1);
   uv_read_start(
@@ -233,14 +238,15 @@ void BackendConn::processInput(std::string_view data, bool from_shared) {
     }
     const std::string_view frame = data.substr(pos, consumed);
     pos += consumed;
-    if (auth_pending_) {
-      auth_pending_ = false;
+    if (setup_replies_ > 0) {
+      --setup_replies_;
       if (decoder_.type() == resp::Type::kError) {
         // Redis refuses every command on a connection that failed AUTH: none of those written
-        // ran, so all go back as unsent.
+        // ran, so all go back as unsent. (A failed HELLO 3 changed nothing either: the commands
+        // after it would be answered in RESP2, which their clients do not expect.)
         unsent_ = fifo_.size();
-        fail("authentication to " + node_->address() +
-             " failed: " + std::string(resp::errorText(frame)));
+        fail((setup_replies_ == 0 && resp3_ ? "HELLO 3 to " : "authentication to ") +
+             node_->address() + " failed: " + std::string(resp::errorText(frame)));
         return;
       }
       continue;
@@ -284,7 +290,7 @@ void BackendConn::fail(std::string_view reason) {
     handle_ = nullptr;
   }
   state_ = State::kIdle;
-  auth_pending_ = false;
+  setup_replies_ = 0;
   write_active_ = false;
   std::string().swap(writing_);
   out_.clear();

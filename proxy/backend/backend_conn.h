@@ -51,13 +51,15 @@ std::string authCommand(std::string_view username, std::string_view password);
 class BackendConn {
  public:
   // `auth`: the AUTH command every new connection starts with (authCommand), "" for none.
+  // `resp3`: the connection speaks RESP3 (HELLO 3 after AUTH), for clients that chose it.
   BackendConn(uv_loop_t* loop, BackendEvents& events, BackendNode* node, const resp::Limits& limits,
-              uint32_t connect_timeout_ms, std::string_view auth = {});
+              uint32_t connect_timeout_ms, std::string_view auth = {}, bool resp3 = false);
   ~BackendConn();
   BackendConn(const BackendConn&) = delete;
   BackendConn& operator=(const BackendConn&) = delete;
 
   BackendNode* node() const { return node_; }
+  bool resp3() const { return resp3_; }
   // A connection for one blocking command: no request timeout (BLPOP 0 blocks for ever).
   void setBlocking(bool blocking = true) { blocking_ = blocking; }
   // Counts the connection in its node's ownConns() (one client's own) while set.
@@ -116,7 +118,8 @@ class BackendConn {
   BackendNode* node_;
   uint32_t connect_timeout_ms_;
   std::string auth_;
-  bool auth_pending_ = false;  // AUTH's reply is the next frame (not in the FIFO)
+  bool resp3_;
+  uint8_t setup_replies_ = 0;  // replies to AUTH and HELLO 3 still to come (not in the FIFO)
   State state_ = State::kIdle;
   bool blocking_ = false;
   bool subscriber_ = false;

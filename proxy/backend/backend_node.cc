@@ -20,15 +20,16 @@ void BackendNode::setAddress(std::string ip, uint16_t port) {
 size_t BackendNode::inFlight() const {
   size_t n = 0;
   for (const auto& c : conns_) n += c->inFlight();
+  for (const auto& c : conns3_) n += c->inFlight();
   for (const auto& c : blocking_conns_) n += c->inFlight();
   return n;
 }
 
 void BackendNode::failAll(std::string_view reason) {
   spare_conns_.clear();
-  for (auto& c : conns_) {
-    if (!c->idle()) c->fail(reason);
-  }
+  forEachShared([reason](BackendConn& c) {
+    if (!c.idle()) c.fail(reason);
+  });
   // By index: a failure's callbacks may add blocking connections (to other nodes, or here).
   for (size_t i = 0, n = blocking_conns_.size(); i < n; ++i) {
     if (!blocking_conns_[i]->idle()) blocking_conns_[i]->fail(reason);
@@ -45,11 +46,15 @@ bool BackendNode::keepSpare(std::unique_ptr<BackendConn>& conn) {
   return true;
 }
 
-std::unique_ptr<BackendConn> BackendNode::takeSpare() {
-  while (!spare_conns_.empty()) {
-    std::unique_ptr<BackendConn> conn = std::move(spare_conns_.back());
-    spare_conns_.pop_back();
-    if (conn->connected()) return conn;
+std::unique_ptr<BackendConn> BackendNode::takeSpare(bool resp3) {
+  // Spares that lost their connection are dropped on the way.
+  std::erase_if(spare_conns_, [](const auto& conn) { return !conn->connected(); });
+  for (auto it = spare_conns_.rbegin(); it != spare_conns_.rend(); ++it) {
+    if ((*it)->resp3() == resp3) {
+      std::unique_ptr<BackendConn> conn = std::move(*it);
+      spare_conns_.erase(std::next(it).base());
+      return conn;
+    }
   }
   return nullptr;
 }

@@ -25,11 +25,24 @@ class BackendNode {
   // decide what happens to their requests); new ones go to the new address.
   void setAddress(std::string ip, uint16_t port);
 
-  std::vector<std::unique_ptr<BackendConn>>& conns() { return conns_; }
+  // The shared pipelined connections: RESP2 ones, and RESP3 ones (opened the first time a
+  // client that chose RESP3 needs this node; empty until then).
+  std::vector<std::unique_ptr<BackendConn>>& conns(bool resp3 = false) {
+    return resp3 ? conns3_ : conns_;
+  }
   // Connections each carrying one blocking command; the owner removes them once answered.
   std::vector<std::unique_ptr<BackendConn>>& blockingConns() { return blocking_conns_; }
   const std::vector<std::unique_ptr<BackendConn>>& blockingConns() const { return blocking_conns_; }
-  BackendConn& connFor(uint32_t hint) { return *conns_[hint % conns_.size()]; }
+  // Every connection of both kinds, for checks that treat them alike.
+  template <typename F>
+  void forEachShared(F&& f) {
+    for (auto& c : conns_) f(*c);
+    for (auto& c : conns3_) f(*c);
+  }
+  BackendConn& connFor(uint32_t hint, bool resp3 = false) {
+    auto& pool = conns(resp3);
+    return *pool[hint % pool.size()];
+  }
   size_t inFlight() const;
   // Fails every connection in use; spare ones are dropped.
   void failAll(std::string_view reason);
@@ -41,8 +54,8 @@ class BackendNode {
   static constexpr size_t kMaxSpares = 16;
   // Keeps `conn` if it is reusable and there is room; false (conn untouched) otherwise.
   bool keepSpare(std::unique_ptr<BackendConn>& conn);
-  // A spare connection, or null.
-  std::unique_ptr<BackendConn> takeSpare();
+  // A spare connection of that protocol, or null.
+  std::unique_ptr<BackendConn> takeSpare(bool resp3);
   // Removes `conn` from the spares (it failed); null if it is not one.
   std::unique_ptr<BackendConn> releaseSpare(const BackendConn* conn);
 
@@ -70,6 +83,7 @@ class BackendNode {
   std::string ip_;
   uint16_t port_;
   std::vector<std::unique_ptr<BackendConn>> conns_;
+  std::vector<std::unique_ptr<BackendConn>> conns3_;
   std::vector<std::unique_ptr<BackendConn>> blocking_conns_;
   std::vector<std::unique_ptr<BackendConn>> spare_conns_;
   bool up_ = true;

@@ -52,6 +52,7 @@ void Request::release(Request* r) {
   r->suspect = false;
   r->blocking = false;
   r->done = false;
+  r->resp3 = false;
   r->close_after = false;
   r->error_kind = 0xFF;
   r->ask_target = nullptr;

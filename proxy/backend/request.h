@@ -49,6 +49,7 @@ struct Request {
   bool suspect = false;       // in flight on a node the map no longer names primary: its
                               // success reply is not trusted (see BackendConn::distrust)
   bool done = false;          // `reply` holds the answer
+  bool resp3 = false;         // its client spoke RESP3 when it sent the command
   bool close_after = false;   // QUIT / protocol error: close the client after this reply
   uint8_t error_kind = 0xFF;  // server::ErrorKind of an error the proxy answered with
   BackendNode* ask_target = nullptr;  // ASK redirect: send once, with ASKING, to this node

@@ -34,6 +34,10 @@ class ClientConn {
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
   void setName(std::string_view name) { name_.assign(name); }
+  // The client chose RESP3 (HELLO 3): its commands go over RESP3 node connections, and the
+  // replies slotproxy makes itself use RESP3 types.
+  bool resp3() const { return resp3_; }
+  void setResp3(bool resp3) { resp3_ = resp3; }
   // Whether the client may run commands: it logged in with client-password, or none is set.
   bool authenticated() const { return authenticated_; }
   // Logs the client in or out (RESET); until it is in, Redis's caps on unauthenticated input
@@ -86,6 +90,7 @@ class ClientConn {
   net::IoBuf in_;  // unparsed input (only a command not yet complete, or input paused by limits)
   resp::RequestDecoder decoder_;
   bool authenticated_ = true;
+  bool resp3_ = false;
 
   backend::Request* head_ = nullptr;  // reply FIFO
   backend::Request* tail_ = nullptr;

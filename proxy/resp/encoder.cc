@@ -62,6 +62,12 @@ void appendNullBulk(std::string& out) { out.append("$-1\r\n"); }
 
 void appendNullArray(std::string& out) { out.append("*-1\r\n"); }
 
+void appendNull(std::string& out) { out.append("_\r\n"); }
+
+void appendMapHeader(std::string& out, size_t n) { appendHeader(out, '%', n); }
+
+void appendPushHeader(std::string& out, size_t n) { appendHeader(out, '>', n); }
+
 void appendInteger(std::string& out, int64_t v) { appendHeader(out, ':', v); }
 
 void appendSimple(std::string& out, std::string_view s) { appendLine(out, '+', s); }

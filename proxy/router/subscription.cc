@@ -65,16 +65,19 @@ size_t Subscription::repliesDue() const {
 }
 
 bool Subscription::received(std::string_view frame) {
-  // RESP2 pushes: *3 $7 message <channel> <payload>, *4 $8 pmessage ..., *3 $8 smessage ...
-  const bool message = frame.starts_with("*3\r\n$7\r\nmessage\r\n") ||
-                       frame.starts_with("*4\r\n$8\r\npmessage\r\n") ||
-                       frame.starts_with("*3\r\n$8\r\nsmessage\r\n");
+  // Pushes are arrays in RESP2 and push frames ('>') in RESP3: the type byte aside, the same.
+  const std::string_view body =
+      frame.starts_with('*') || frame.starts_with('>') ? frame.substr(1) : std::string_view();
+  // 3 $7 message <channel> <payload>, 4 $8 pmessage ..., 3 $8 smessage ...
+  const bool message = body.starts_with("3\r\n$7\r\nmessage\r\n") ||
+                       body.starts_with("4\r\n$8\r\npmessage\r\n") ||
+                       body.starts_with("3\r\n$8\r\nsmessage\r\n");
   if (message) return false;
-  // *3 $12 sunsubscribe $<n> <channel> :<count>, for a channel still held: the node dropped it
+  // 3 $12 sunsubscribe $<n> <channel> :<count>, for a channel still held: the node dropped it
   // (its slot moved away), no command asked for it.
-  constexpr std::string_view kSunsubscribe = "*3\r\n$12\r\nsunsubscribe\r\n$";
-  if (frame.starts_with(kSunsubscribe)) {
-    std::string_view rest = frame.substr(kSunsubscribe.size());
+  constexpr std::string_view kSunsubscribe = "3\r\n$12\r\nsunsubscribe\r\n$";
+  if (body.starts_with(kSunsubscribe)) {
+    std::string_view rest = body.substr(kSunsubscribe.size());
     size_t len = 0;
     size_t i = 0;
     while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && i < 10) {

@@ -29,9 +29,9 @@ class Subscription {
   // channel or pattern named ((P|S)UNSUBSCRIBE without names: one per name held, at least one),
   // any other command with one frame (a PONG, +RESET, an error).
   void sent(std::span<const std::string_view> args);
-  // A frame read from the node. False for a published message (message, pmessage, smessage)
-  // and for a shard channel's unsubscription the node sent on its own; true for a reply to a
-  // command.
+  // A frame read from the node (RESP2 or RESP3). False for a published message (message, pmessage,
+  // smessage) and for a shard channel's unsubscription the node sent on its own; true for a reply
+  // to a command.
   bool received(std::string_view frame);
   // Nothing subscribed once the commands sent are applied: the client is leaving subscribed
   // mode; it has left when done().

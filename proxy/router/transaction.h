@@ -64,8 +64,9 @@ class Transaction {
   bool aborted_ = false;
 };
 
-// EXEC's answer when a watched key changed (or, behind the proxy, the watch was lost).
-inline constexpr std::string_view kExecNull = "*-1\r\n";
+// EXEC's answer when a watched key changed (or, behind the proxy, the watch was lost): a null
+// array, or RESP3's null.
+constexpr std::string_view execNull(bool resp3) { return resp3 ? "_\r\n" : "*-1\r\n"; }
 
 inline constexpr std::string_view kExecAbort =
     "-EXECABORT Transaction discarded because of previous errors.\r\n";

@@ -59,6 +59,15 @@ std::string errorFrame(std::string_view message) {
   return out;
 }
 
+// A null reply in the client's protocol: a null bulk string, or RESP3's null.
+void appendNull(const ClientConn& client, std::string& out) {
+  if (client.resp3()) {
+    resp::appendNull(out);
+  } else {
+    resp::appendNullBulk(out);
+  }
+}
+
 using resp::errorText;
 
 // Errors that mean "not executed, try again soon": the request is held and sent again on the
@@ -277,7 +286,8 @@ void Worker::onTick() {
     connects_this_second_ = 0;
   }
   for (auto& [key, node] : nodes_) {
-    for (auto& conn : node->conns()) conn->checkTimeouts(now, config_.request_timeout_ms);
+    node->forEachShared(
+        [&](BackendConn& conn) { conn.checkTimeouts(now, config_.request_timeout_ms); });
     for (size_t i = 0, n = node->blockingConns().size(); i < n; ++i) {
       node->blockingConns()[i]->checkTimeouts(now, config_.request_timeout_ms);
     }
@@ -317,6 +327,14 @@ void Worker::onTick() {
 
 // ---- topology ------------------------------------------------------------------------------
 
+void Worker::addSharedConns(BackendNode* node, bool resp3) {
+  const auto n = static_cast<size_t>(std::max(1, config_.backend_connections));
+  for (size_t i = 0; i < n; ++i) {
+    node->conns(resp3).push_back(std::make_unique<BackendConn>(
+        loop_, *this, node, reply_limits_, config_.connect_timeout_ms, auth_, resp3));
+  }
+}
+
 BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint16_t port) {
   const std::string key = nodeKey(id, ip, port);
   auto it = nodes_.find(key);
@@ -332,11 +350,7 @@ BackendNode* Worker::makeNode(const std::string& id, const std::string& ip, uint
   }
   if (it == nodes_.end()) {
     auto node = std::make_unique<BackendNode>(id, ip, port);
-    const auto n = static_cast<size_t>(std::max(1, config_.backend_connections));
-    for (size_t i = 0; i < n; ++i) {
-      node->conns().push_back(std::make_unique<BackendConn>(loop_, *this, node.get(), reply_limits_,
-                                                            config_.connect_timeout_ms, auth_));
-    }
+    addSharedConns(node.get(), false);
     it = nodes_.emplace(key, std::move(node)).first;
   }
   BackendNode* node = it->second.get();
@@ -398,7 +412,7 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
         node->failAll("node " + describe(*node) + " is no longer a primary");
         continue;
       }
-      for (auto& conn : node->conns()) conn->distrust(&taken_back);
+      node->forEachShared([&](BackendConn& conn) { conn.distrust(&taken_back); });
       for (auto& conn : node->blockingConns()) conn->distrust(&taken_back);
     }
   }
@@ -606,6 +620,7 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
     case router::RouteKind::kBlocking:
     case router::RouteKind::kAnyNode: {
       Request* r = newRequest(raw, args, route.cmd);
+      r->resp3 = client.resp3();
       r->slot = route.kind == router::RouteKind::kAnyNode ? anySlot() : route.slot;
       r->conn_hint = static_cast<uint32_t>(client.id());
       client.enqueue(r);
@@ -642,6 +657,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     if (route.cmd->name == "reset") {  // the node answers +RESET
       client.setName("");
       client.setAuthenticated(false);
+      client.setResp3(false);
     }
     stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
   }
@@ -703,7 +719,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   Subscriber& sub = subscribers_[client.id()];
   sub.client = &client;
   sub.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                           config_.connect_timeout_ms, auth_);
+                                           config_.connect_timeout_ms, auth_, client.resp3());
   sub.conn->setSubscriber();
   sub.conn->setOwn(true);
   subscriber_of_conn_[sub.conn.get()] = client.id();
@@ -720,7 +736,9 @@ void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view>
 void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
   const std::string marker = "slotproxy:stand-in:" + std::to_string(++sub.stand_in_count);
   const std::string_view ping[] = {"PING", marker};
-  std::string pong = "*2\r\n$4\r\npong\r\n";
+  // Redis answers a PING with an argument, in subscribed mode, [pong, arg] in RESP2 and the
+  // argument alone in RESP3.
+  std::string pong = sub.conn->resp3() ? "" : "*2\r\n$4\r\npong\r\n";
   resp::appendBulk(pong, marker);
   sub.stand_ins.push_back({std::move(pong), std::move(reply)});
   sendToSubscriber(sub, ping, {});
@@ -803,7 +821,7 @@ void Worker::execTransaction(ClientConn& client, const command::CommandInfo& exe
   if (it->second.aborted()) {
     answer = router::kExecAbort;
   } else if (watched && watch->second.broken) {
-    answer = router::kExecNull;
+    answer = router::execNull(client.resp3());
   } else if (!watched && it->second.size() == 0) {
     answer = "*0\r\n";
   }
@@ -821,6 +839,7 @@ void Worker::execTransaction(ClientConn& client, const command::CommandInfo& exe
   r->readonly = it->second.readonly();
   r->slot = it->second.slot().value_or(anySlot());
   r->watched = watched;
+  r->resp3 = client.resp3();
   transactions_.erase(it);
   r->start_ns = net::eventTimeNs();
   r->cmd_id = exec.id;
@@ -856,6 +875,7 @@ void Worker::watchCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   }
   Request* r = newRequest(raw, args, &cmd, true);
+  r->resp3 = client.resp3();
   r->watched = true;
   r->slot = slot;
   client.enqueue(r);
@@ -884,7 +904,7 @@ void Worker::dispatchWatched(Request* r, bool asked) {
         fail(r, error, ErrorKind::kConnLimit);
         return;
       }
-      w.conn = ownConn(owner, /*blocking=*/false);
+      w.conn = ownConn(owner, /*blocking=*/false, r->resp3);
       watch_of_conn_[w.conn.get()] = it->first;
     }
     if (w.conn != nullptr && w.conn->node() == owner) {
@@ -906,7 +926,7 @@ void Worker::dispatchWatched(Request* r, bool asked) {
     retireWatchConn(std::move(it->second.conn));
   }
   if (r->tx && r->client != nullptr) releaseWatch(r->client->id());
-  complete(r, r->tx ? router::kExecNull : "+OK\r\n");
+  complete(r, r->tx ? router::execNull(r->resp3) : "+OK\r\n");
 }
 
 void Worker::releaseWatch(uint64_t client_id, bool clean) {
@@ -925,11 +945,11 @@ void Worker::retireWatchConn(std::unique_ptr<BackendConn> conn, bool clean) {
   node->blockingConns().push_back(std::move(conn));
 }
 
-std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking) {
-  std::unique_ptr<BackendConn> conn = node->takeSpare();
+std::unique_ptr<BackendConn> Worker::ownConn(BackendNode* node, bool blocking, bool resp3) {
+  std::unique_ptr<BackendConn> conn = node->takeSpare(resp3);
   if (conn == nullptr) {
     conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                         config_.connect_timeout_ms, auth_);
+                                         config_.connect_timeout_ms, auth_, resp3);
   }
   conn->setBlocking(blocking);  // (a spare may have served the other kind)
   conn->setOwn(true);
@@ -975,7 +995,7 @@ void Worker::dispatch(Request* r) {
       // its node was demoted): its watch ended when it was first sent (Redis discards a refused
       // transaction's watches too), and it did not run, or only read. Answered as for a changed
       // key; the client's retry loop starts over on the slot's owner.
-      complete(r, router::kExecNull);
+      complete(r, router::execNull(r->resp3));
     } else {
       dispatchWatched(r, asking);
     }
@@ -1004,13 +1024,17 @@ void Worker::dispatch(Request* r) {
       fail(r, error, ErrorKind::kConnLimit);
       return;
     }
-    std::unique_ptr<BackendConn> conn = ownConn(node, /*blocking=*/true);
+    std::unique_ptr<BackendConn> conn = ownConn(node, /*blocking=*/true, r->resp3);
     BackendConn* c = conn.get();
     node->blockingConns().push_back(std::move(conn));
     c->send(r, asking);
     return;
   }
-  node->connFor(r->conn_hint).send(r, asking);
+  if (r->resp3 && node->conns(true).empty()) {
+    // The first RESP3 request for this node: its RESP3 connections open now.
+    addSharedConns(node, true);
+  }
+  node->connFor(r->conn_hint, r->resp3).send(r, asking);
 }
 
 void Worker::hold(Request* r) {
@@ -1254,6 +1278,7 @@ void Worker::sendParts(ClientConn& client, std::span<const std::string_view> arg
                        std::function<void(std::span<const std::string>, std::string*)> merge,
                        const std::function<void(size_t, Request*)>& fill) {
   Request* parent = newRequest({}, args, &cmd, /*with_payload=*/false);
+  parent->resp3 = client.resp3();
   parent->split = std::make_unique<backend::SplitState>();
   parent->split->replies.resize(count);
   parent->split->remaining = count;
@@ -1269,6 +1294,7 @@ void Worker::sendParts(ClientConn& client, std::span<const std::string_view> arg
     part->start_ns = parent->start_ns;
     part->cmd_id = parent->cmd_id;
     part->readonly = parent->readonly;
+    part->resp3 = parent->resp3;
     part->conn_hint = static_cast<uint32_t>(client.id());
     parts.push_back(part);
   }
@@ -1443,6 +1469,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
   } else if (name == "reset") {
     client.setName("");
     client.setAuthenticated(false);  // back to the default user, who needs the password again
+    client.setResp3(false);
     transactions_.erase(client.id());
     releaseWatch(client.id());
     out = "+RESET\r\n";
@@ -1473,12 +1500,16 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     // Not subscribed (a subscribed client's go to its node): Redis's answer, count 0.
     const size_t n = args.size() > 1 ? args.size() - 1 : 1;
     for (size_t i = 0; i < n; ++i) {
-      resp::appendArrayHeader(out, 3);
+      if (client.resp3()) {
+        resp::appendPushHeader(out, 3);
+      } else {
+        resp::appendArrayHeader(out, 3);
+      }
       resp::appendBulk(out, name);
       if (args.size() > 1) {
         resp::appendBulk(out, args[i + 1]);
       } else {
-        resp::appendNullBulk(out);
+        appendNull(client, out);
       }
       resp::appendInteger(out, 0);
     }
@@ -1507,6 +1538,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     }
   } else if (name == "hello") {
     size_t i = 1;
+    bool resp3 = client.resp3();
     if (args.size() > 1) {
       int64_t version = 0;
       const auto [end, ec] =
@@ -1519,11 +1551,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
         client.enqueueReply(errorFrame("NOPROTO unsupported protocol version"));
         return;
       }
-      if (version == 3) {
-        client.enqueueReply(
-            errorFrame("NOPROTO sorry, this protocol version is not supported by slotproxy"));
-        return;
-      }
+      resp3 = version == 3;
       i = 2;
     }
     // As Redis's helloCommand: options first, then AUTH, then the name (once authenticated).
@@ -1556,13 +1584,26 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
       return;
     }
     if (set_name) client.setName(*set_name);
-    resp::appendArrayHeader(out, 14);
+    if (resp3 != client.resp3()) {
+      // A watch's connection speaks the protocol the client had: EXEC's reply cannot come back
+      // in the new one. The watch is lost, as if a key changed (EXEC answers null).
+      if (const auto w = watches_.find(client.id()); w != watches_.end()) {
+        w->second.broken = true;
+        retireWatchConn(std::move(w->second.conn));
+      }
+      client.setResp3(resp3);
+    }
+    if (resp3) {
+      resp::appendMapHeader(out, 7);
+    } else {
+      resp::appendArrayHeader(out, 14);
+    }
     resp::appendBulk(out, "server");
     resp::appendBulk(out, "redis");
     resp::appendBulk(out, "version");
     resp::appendBulk(out, "7.0.15");
     resp::appendBulk(out, "proto");
-    resp::appendInteger(out, 2);
+    resp::appendInteger(out, resp3 ? 3 : 2);
     resp::appendBulk(out, "id");
     resp::appendInteger(out, static_cast<int64_t>(client.id()));
     resp::appendBulk(out, "mode");
@@ -1581,7 +1622,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     }
   } else if (name == "client|getname") {
     if (client.name().empty()) {
-      resp::appendNullBulk(out);
+      appendNull(client, out);
     } else {
       resp::appendBulk(out, client.name());
     }

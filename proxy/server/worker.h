@@ -148,8 +148,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void retireWatchConn(std::unique_ptr<backend::BackendConn> conn, bool clean = false);
   // A connection of a client's own to `node` (a blocking command's, a WATCH's): a spare one
   // when the node has one (BackendNode::takeSpare), else a new one; `blocking`: no request
-  // timeout (BackendConn::setBlocking).
-  std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node, bool blocking);
+  // timeout (BackendConn::setBlocking); `resp3`: the protocol of the client it serves.
+  std::unique_ptr<backend::BackendConn> ownConn(backend::BackendNode* node, bool blocking,
+                                                bool resp3);
+  // Opens `node`'s shared connections of one protocol (backend-connections of them).
+  void addSharedConns(backend::BackendNode* node, bool resp3);
   // Whether `node` may take one more connection held by a single client (max-own-conns); if
   // not, `error` says why.
   bool roomForOwnConn(const backend::BackendNode& node, std::string* error) const;

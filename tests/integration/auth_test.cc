@@ -98,6 +98,23 @@ TEST_F(AuthTest, WithThePasswordEveryKindOfNodeConnectionWorks) {
   replies.clear();
   ASSERT_TRUE(sub->readReplies(1, &replies, 5000, &error)) << error;
   EXPECT_EQ(describe(replies[0].get()), "[message, news, hello]");
+
+  // RESP3 connections (AUTH, then HELLO 3): shared, a blocking command's, a subscriber's.
+  auto c3 = client(suite_.proxy->address());
+  ASSERT_NE(c3, nullptr);
+  c3->setRawFrames(true);
+  const auto frames = [&](const std::vector<std::string>& argv, size_t n = 1) {
+    std::vector<ReplyPtr> got;
+    std::string err;
+    EXPECT_TRUE(c3->exchange(encodeCommand(argv), n, &got, 10000, &err)) << err;
+    std::string out;
+    for (const ReplyPtr& r : got) out.append(r->str, r->len);
+    return out;
+  };
+  EXPECT_TRUE(frames({"HELLO", "3"}).starts_with("%7\r\n"));
+  EXPECT_EQ(frames({"MGET", "key1", "key2", "nokey"}), "*3\r\n$2\r\nv1\r\n$2\r\nv2\r\n_\r\n");
+  EXPECT_EQ(frames({"BLPOP", "queue", "0.01"}), "_\r\n");
+  EXPECT_EQ(frames({"SUBSCRIBE", "news"}), ">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
 }
 
 TEST_F(AuthTest, ClientAuthWithTheNodesCredentialsIsAcceptedAndOnlyThen) {

@@ -429,10 +429,12 @@ TEST_F(BasicTest, LocalCommandsAnswerLikeRedis) {
   EXPECT_EQ(fields["server"], "redis");
   EXPECT_EQ(fields["proto"], "(integer) 2");
   EXPECT_EQ(fields["id"], describe(id1.get()));
-  ReplyPtr hello3 = proxied({"HELLO", "3"});
-  ASSERT_NE(hello3, nullptr);
-  EXPECT_EQ(hello3->type, REDIS_REPLY_ERROR);
-  EXPECT_EQ(str(hello3.get()).rfind("NOPROTO ", 0), 0u) << describe(hello3.get());
+  for (const std::string version : {"1", "4"}) {  // (HELLO 3: Resp3ClientsGetRedisResp3Replies)
+    ReplyPtr hello_n = proxied({"HELLO", version});
+    ASSERT_NE(hello_n, nullptr);
+    EXPECT_EQ(describe(hello_n.get()), describe(direct_->onNode(node, {"HELLO", version}).get()));
+    EXPECT_EQ(describe(hello_n.get()), "(error) NOPROTO unsupported protocol version");
+  }
   EXPECT_REPLY(proxied({"PING"}), "PONG");  // still RESP2
 
   for (const std::string key : {"", "foo", "{user1000}.following", "123456789", "a{}b"}) {
@@ -450,6 +452,111 @@ TEST_F(BasicTest, LocalCommandsAnswerLikeRedis) {
   std::string bytes;
   EXPECT_TRUE(raw->readUntilEof(&bytes, 5000)) << "not closed after QUIT; got: " << bytes;
   EXPECT_EQ(bytes, "+OK\r\n");
+}
+
+// RESP3 replies, raw frames in order (RespClient::setRawFrames), for `commands` pipelined.
+std::vector<std::string> resp3Frames(RespClient& c,
+                                     const std::vector<std::vector<std::string>>& commands) {
+  std::string bytes;
+  for (const auto& argv : commands) bytes += encodeCommand(argv);
+  std::vector<ReplyPtr> replies;
+  std::string error;
+  c.setRawFrames(true);
+  EXPECT_TRUE(c.exchange(bytes, commands.size(), &replies, 10000, &error)) << error;
+  std::vector<std::string> out;
+  for (const ReplyPtr& r : replies) out.emplace_back(r->str, r->len);
+  return out;
+}
+
+// A client that says HELLO 3 gets what Redis gives a RESP3 client: the nodes' replies over
+// RESP3 connections of their own, and slotproxy's own replies in RESP3 types. Written out
+// byte for byte (differential_test compares random commands with a real Redis).
+TEST_F(BasicTest, Resp3ClientsGetRedisResp3Replies) {
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  const std::string a = keyInSlot(0, "r3"), b = keyInSlot(8000, "r3"), h = keyInSlot(16000, "r3");
+  proxied({"DEL", a, b, h});
+  const std::vector<std::string> hello = resp3Frames(*c, {{"HELLO", "3"}});
+  ASSERT_EQ(hello.size(), 1u);
+  EXPECT_TRUE(hello[0].starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n")) << hello[0];
+  EXPECT_NE(hello[0].find("$5\r\nproto\r\n:3\r\n"), std::string::npos) << hello[0];
+
+  EXPECT_EQ(resp3Frames(*c, {{"GET", a},
+                             {"SET", a, "1"},
+                             {"HSET", h, "f", "v"},
+                             {"HGETALL", h},
+                             {"ZADD", b, "1.5", "m"},
+                             {"ZSCORE", b, "m"},
+                             {"MGET", a, b, "nokey{r3}", h},
+                             {"EXISTS", a, b, h},
+                             {"CLIENT", "GETNAME"},
+                             {"BLPOP", "nolist{r3}", "0.01"},
+                             {"UNSUBSCRIBE"}}),
+            (std::vector<std::string>{
+                "_\r\n", "+OK\r\n", ":1\r\n", "%1\r\n$1\r\nf\r\n$1\r\nv\r\n", ":1\r\n", ",1.5\r\n",
+                "*4\r\n$1\r\n1\r\n_\r\n_\r\n_\r\n",  // WRONGTYPE reads as nil in MGET
+                ":3\r\n", "_\r\n", "_\r\n", ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"}));
+
+  // EXEC: a watched key changed (the node's null), and a watch slotproxy lost (its own null).
+  // A switch of protocol loses a watch: its connection speaks the protocol the client had.
+  ContextPtr other(proxy_->connect());
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(resp3Frames(*c, {{"WATCH", a}}), std::vector<std::string>{"+OK\r\n"});
+  EXPECT_REPLY(command(other.get(), {"SET", a, "2"}), "OK");
+  EXPECT_EQ(resp3Frames(*c, {{"MULTI"}, {"GET", a}, {"EXEC"}, {"MULTI"}, {"GET", a}, {"EXEC"}}),
+            (std::vector<std::string>{"+OK\r\n", "+QUEUED\r\n", "_\r\n", "+OK\r\n", "+QUEUED\r\n",
+                                      "*1\r\n$1\r\n2\r\n"}));
+  EXPECT_EQ(resp3Frames(*c, {{"WATCH", a}}), std::vector<std::string>{"+OK\r\n"});
+  std::vector<std::string> switched =
+      resp3Frames(*c, {{"HELLO", "2"}, {"MULTI"}, {"GET", a}, {"EXEC"}, {"GET", "nokey{r3}"}});
+  ASSERT_EQ(switched.size(), 5u);
+  EXPECT_TRUE(switched[0].starts_with("*14\r\n")) << switched[0];
+  switched.erase(switched.begin());
+  EXPECT_EQ(switched, (std::vector<std::string>{"+OK\r\n", "+QUEUED\r\n", "*-1\r\n", "$-1\r\n"}));
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  EXPECT_EQ(resp3Frames(*c, {{"WATCH", a}}), std::vector<std::string>{"+OK\r\n"});
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "2"}}).size(), 1u);
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  EXPECT_EQ(resp3Frames(*c, {{"MULTI"}, {"GET", a}, {"EXEC"}}),
+            (std::vector<std::string>{"+OK\r\n", "+QUEUED\r\n", "_\r\n"}));
+
+  // RESET goes back to RESP2.
+  EXPECT_EQ(resp3Frames(*c, {{"RESET"}, {"GET", "nokey{r3}"}}),
+            (std::vector<std::string>{"+RESET\r\n", "$-1\r\n"}));
+}
+
+// A RESP3 subscriber gets push frames, from a node connection that speaks RESP3; subscribed
+// mode keeps RESP2's rules (only pub/sub commands, PING, QUIT, RESET), with RESP3's PING.
+TEST_F(BasicTest, Resp3SubscribersGetPushFrames) {
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  const std::string channel = "news:resp3";
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  EXPECT_EQ(resp3Frames(*c, {{"SUBSCRIBE", channel}, {"PSUBSCRIBE", "news:*"}}),
+            (std::vector<std::string>{">3\r\n$9\r\nsubscribe\r\n$10\r\n" + channel + "\r\n:1\r\n",
+                                      ">3\r\n$10\r\npsubscribe\r\n$6\r\nnews:*\r\n:2\r\n"}));
+  ASSERT_NE(proxied({"PUBLISH", channel, "hi"}), nullptr);
+  std::vector<std::string> got;
+  std::vector<ReplyPtr> pushes;
+  std::string error;
+  ASSERT_TRUE(c->readReplies(2, &pushes, 10000, &error)) << error;
+  for (const ReplyPtr& r : pushes) got.emplace_back(r->str, r->len);
+  std::sort(got.begin(), got.end());  // message and pmessage may come either way
+  EXPECT_EQ(got,
+            (std::vector<std::string>{
+                ">3\r\n$7\r\nmessage\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n",
+                ">4\r\n$8\r\npmessage\r\n$6\r\nnews:*\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n"}));
+  const std::string key = keyInSlot(0, "r3");
+  EXPECT_EQ(resp3Frames(*c, {{"PING"}, {"PING", "x"}, {"GET", key}, {"PING", "y"}}),
+            (std::vector<std::string>{
+                "+PONG\r\n", "$1\r\nx\r\n",
+                "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                "RESET are allowed in this context\r\n",
+                "$1\r\ny\r\n"}));
+  EXPECT_EQ(
+      resp3Frames(*c, {{"UNSUBSCRIBE"}, {"PUNSUBSCRIBE"}, {"GET", "nokey{r3}"}}),
+      (std::vector<std::string>{">3\r\n$11\r\nunsubscribe\r\n$10\r\n" + channel + "\r\n:1\r\n",
+                                ">3\r\n$12\r\npunsubscribe\r\n$6\r\nnews:*\r\n:0\r\n", "_\r\n"}));
 }
 
 TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {

@@ -532,8 +532,37 @@ class DifferentialTest : public ::testing::Test {
         ADD_FAILURE() << "reconnecting: " << error;
         return false;
       }
+      if (resp3_ && !switchToResp3()) return false;
     }
     return true;
+  }
+
+  // HELLO 3 on both connections; from then on their replies are compared as raw frames
+  // (RespClient::setRawFrames). False (with a failure) if either does not switch.
+  bool switchToResp3() {
+    resp3_ = true;
+    for (RespClient* c : {proxy_.get(), redis_.get()}) {
+      c->setRawFrames(true);
+      std::string error;
+      const ReplyPtr hello = c->call({"HELLO", "3"}, &error);
+      const std::string text = hello == nullptr ? error : describe(hello.get());
+      if (!text.starts_with("%7\r\n") || text.find("$5\r\nproto\r\n:3\r\n") == std::string::npos) {
+        ADD_FAILURE() << "HELLO 3 answered " << text;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Back to RESP2, parsed by hiredis again.
+  void switchToResp2() {
+    resp3_ = false;
+    for (RespClient* c : {proxy_.get(), redis_.get()}) {
+      std::string error;
+      const ReplyPtr hello = c->call({"HELLO", "2"}, &error);
+      EXPECT_TRUE(hello != nullptr && describe(hello.get()).starts_with("*14\r\n")) << error;
+      c->setRawFrames(false);
+    }
   }
 
   // One line per command with slotproxy's reply ("?" past the last), for failure messages.
@@ -615,6 +644,7 @@ class DifferentialTest : public ::testing::Test {
   std::string proxy_address_, redis_address_;  // where proxy_ and redis_ connect
   std::string previous_;  // the last pipeline and slotproxy's replies, for failure messages
   const ReferenceRedis* reference_log_ = nullptr;  // quoted in failure messages
+  bool resp3_ = false;                             // both speak RESP3 (switchToResp3)
 };
 SuiteCluster DifferentialTest::suite_;
 ReferenceRedis* DifferentialTest::reference_ = nullptr;
@@ -625,6 +655,19 @@ TEST_F(DifferentialTest, RandomPipelinesGetTheRepliesOfOneRedis) {
   SCOPED_TRACE("SLOTPROXY_DIFF_SEED=" + std::to_string(seed));
   Generator gen(seed);
   if (!sameRandomRun(gen, seed, 20000, 60)) return;
+  expectSameData(seed);
+}
+
+// A client that chose RESP3 (HELLO 3) gets Redis's RESP3 replies, byte for byte: maps, doubles,
+// nulls, sets, booleans, from the nodes (over RESP3 connections) and from slotproxy itself
+// (merged MGETs, EXEC's null after a lost watch...).
+TEST_F(DifferentialTest, InResp3TheRepliesAreThoseOfOneRedis) {
+  const uint64_t seed = testSeed("SLOTPROXY_DIFF_SEED");
+  SCOPED_TRACE("SLOTPROXY_DIFF_SEED=" + std::to_string(seed));
+  ASSERT_TRUE(switchToResp3());
+  Generator gen(seed);
+  if (!sameRandomRun(gen, seed, 8000, 60)) return;
+  switchToResp2();
   expectSameData(seed);
 }
 

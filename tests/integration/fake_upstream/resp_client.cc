@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,63 @@
 
 namespace slotproxy::testing {
 namespace {
+
+constexpr size_t kBadFrame = static_cast<size_t>(-1);
+
+// The length of the RESP2/RESP3 frame at data[pos...]: 0 while incomplete, kBadFrame if it is
+// not RESP. (A test's own splitter, independent of the proxy's decoder.)
+size_t frameLength(std::string_view data, size_t pos, int depth = 0) {
+  if (pos >= data.size()) return 0;
+  if (depth > 64) return kBadFrame;
+  const size_t eol = data.find("\r\n", pos);
+  if (eol == std::string_view::npos) return 0;
+  const char type = data[pos];
+  const std::string_view line = data.substr(pos + 1, eol - pos - 1);
+  const size_t after = eol + 2;
+  switch (type) {
+    case '+':
+    case '-':
+    case ':':
+    case '_':
+    case ',':
+    case '#':
+    case '(':
+      return after - pos;
+    default:
+      break;
+  }
+  long long n = 0;
+  const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), n);
+  if (ec != std::errc() || end != line.data() + line.size() || n < -1) return kBadFrame;
+  switch (type) {
+    case '$':
+    case '!':
+    case '=':
+      if (n < 0) return after - pos;
+      if (data.size() < after + static_cast<size_t>(n) + 2) return 0;
+      return after + static_cast<size_t>(n) + 2 - pos;
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|': {
+      size_t at = after;
+      const long long elements = type == '%' || type == '|' ? 2 * n : n;
+      for (long long i = 0; i < elements; ++i) {
+        const size_t len = frameLength(data, at, depth + 1);
+        if (len == 0 || len == kBadFrame) return len;
+        at += len;
+      }
+      if (type != '|') return at - pos;
+      // An attribute goes with the value after it.
+      const size_t len = frameLength(data, at, depth + 1);
+      if (len == 0 || len == kBadFrame) return len;
+      return at + len - pos;
+    }
+    default:
+      return kBadFrame;
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -186,7 +244,11 @@ int RespClient::readOnce(int timeout_ms) {
   if (n < 0) {
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
   }
-  redisReaderFeed(reader_, buf, static_cast<size_t>(n));
+  if (raw_frames_) {
+    frames_.append(buf, static_cast<size_t>(n));
+  } else {
+    redisReaderFeed(reader_, buf, static_cast<size_t>(n));
+  }
   return 1;
 }
 
@@ -201,7 +263,24 @@ bool RespClient::exchange(std::string_view data, size_t n, std::vector<ReplyPtr>
   size_t got = 0;
   for (;;) {
     // Drain what the parser already has.
-    while (got < n) {
+    while (raw_frames_ && got < n) {
+      const size_t len = frameLength(frames_, 0);
+      if (len == 0) break;
+      if (len == kBadFrame) {
+        *error = "reply parser: not RESP3: " + frames_.substr(0, 64);
+        return false;
+      }
+      auto* reply = static_cast<redisReply*>(calloc(1, sizeof(redisReply)));
+      reply->type = REDIS_REPLY_STRING;
+      reply->len = len;
+      reply->str = static_cast<char*>(malloc(len + 1));
+      memcpy(reply->str, frames_.data(), len);
+      reply->str[len] = '\0';
+      frames_.erase(0, len);
+      out->emplace_back(reply);
+      ++got;
+    }
+    while (!raw_frames_ && got < n) {
       void* reply = nullptr;
       if (redisReaderGetReply(reader_, &reply) != REDIS_OK) {
         *error = std::string("reply parser: ") + reader_->errstr;
@@ -259,6 +338,8 @@ ReplyPtr RespClient::call(const std::vector<std::string>& argv, std::string* err
 }
 
 bool RespClient::readUntilEof(std::string* out, int timeout_ms) {
+  out->append(frames_);
+  frames_.clear();
   if (reader_->len > reader_->pos) {
     out->append(reader_->buf + reader_->pos, reader_->len - reader_->pos);
   }

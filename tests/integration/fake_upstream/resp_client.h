@@ -75,6 +75,11 @@ class RespClient {
   // True if at least one byte arrives within `timeout_ms` (it is kept for the reply parser).
   bool readableWithin(int timeout_ms);
 
+  // RESP3 replies (after HELLO 3), which hiredis 0.14's parser does not know: from now on each
+  // reply is split off as one frame, by a splitter of this file's own, and returned as a string
+  // reply holding the frame's bytes, to be compared byte for byte.
+  void setRawFrames(bool raw) { raw_frames_ = raw; }
+
   // Closes with RST instead of FIN (SO_LINGER 0): an abrupt client death.
   void abort();
 
@@ -86,6 +91,8 @@ class RespClient {
   int fd_;
   redisReader* reader_;
   std::string raw_;  // bytes read but not given to the reply parser (readUntilEof)
+  bool raw_frames_ = false;
+  std::string frames_;  // raw_frames_: bytes read, not yet split into frames
 };
 
 }  // namespace slotproxy::testing

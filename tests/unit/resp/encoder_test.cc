@@ -74,5 +74,13 @@ TEST(Encoder, CommandIsMultibulkOfBulks) {
   EXPECT_EQ(out, "*1\r\n$12345\r\n" + big + "\r\n");
 }
 
+TEST(Encoder, Resp3NullMapAndPushHeaders) {
+  std::string out;
+  appendNull(out);
+  appendMapHeader(out, 7);
+  appendPushHeader(out, 3);
+  EXPECT_EQ(out, "_\r\n%7\r\n>3\r\n");
+}
+
 }  // namespace
 }  // namespace slotproxy::resp

@@ -146,5 +146,25 @@ TEST(SubscriptionTest, ShardChannelTheNodeDropsLeavesRepliesDueAlone) {
   EXPECT_FALSE(s.leaving());      // x
 }
 
+TEST(SubscriptionTest, Resp3PushFramesCountAsTheirRespTwoArrays) {
+  Subscription s;
+  const std::string_view subscribe[] = {"SUBSCRIBE", "a"};
+  s.sent(subscribe);
+  EXPECT_TRUE(s.received(">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"));
+  EXPECT_EQ(s.repliesDue(), 0u);
+  EXPECT_FALSE(s.received(">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n"));
+  EXPECT_FALSE(s.received(">4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\na\r\n$2\r\nhi\r\n"));
+  const std::string_view ssubscribe[] = {"SSUBSCRIBE", "{s}x"};
+  s.sent(ssubscribe);
+  EXPECT_TRUE(s.received(">3\r\n$10\r\nssubscribe\r\n$4\r\n{s}x\r\n:1\r\n"));
+  const std::string_view unsubscribe[] = {"UNSUBSCRIBE"};
+  s.sent(unsubscribe);
+  EXPECT_TRUE(s.received(">3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n"));
+  EXPECT_FALSE(s.done());
+  // The node drops the shard channel (its slot moved): not a reply, and nothing is left.
+  EXPECT_FALSE(s.received(">3\r\n$12\r\nsunsubscribe\r\n$4\r\n{s}x\r\n:0\r\n"));
+  EXPECT_TRUE(s.done());
+}
+
 }  // namespace
 }  // namespace slotproxy::router
