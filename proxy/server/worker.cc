@@ -665,10 +665,18 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
   static constexpr std::array<std::string_view, 9> kAllowed = {
       "subscribe",    "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
       "sunsubscribe", "ping",       "quit",       "reset"};
+  const bool pubsub = route.cmd != nullptr && std::find(kAllowed.begin(), kAllowed.end(),
+                                                        route.cmd->name) != kAllowed.end();
+  if (client.resp3() && (!pubsub || transactions_.contains(client.id()))) {
+    // RESP3 has no subscribed context: any other command runs as usual (and inside MULTI, every
+    // command is queued as usual). Every earlier reply of the node is in (see below), so its
+    // reply takes its turn after theirs.
+    return false;
+  }
   if (route.kind == router::RouteKind::kError) {
     // Refused by the proxy (unknown, wrong arity, unsupported): its own error, in order.
     answerSubscriber(sub, errorFrame(route.error));
-  } else if (std::find(kAllowed.begin(), kAllowed.end(), route.cmd->name) == kAllowed.end()) {
+  } else if (!pubsub) {
     // Redis's subscribed-context error. The node cannot be left to give it: for a key of
     // another node's slot it would answer MOVED first.
     answerSubscriber(sub, errorFrame("ERR Can't execute '" + std::string(route.cmd->name) +
@@ -690,8 +698,12 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
   } else {
     sendToSubscriber(sub, args, raw);
   }
-  // Leaving subscribed mode: the next commands wait for the node's answers (see onPush).
-  if (sub.state.leaving()) client.block();
+  // Leaving subscribed mode: the next commands wait for the node's answers (see onPush). So
+  // do a RESP3 client's, whose next command may go elsewhere and must be answered after these.
+  if (sub.state.leaving() || client.resp3()) {
+    client.block();
+    sub.awaiting_replies = true;
+  }
   return true;
 }
 
@@ -724,6 +736,10 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   sub.conn->setOwn(true);
   subscriber_of_conn_[sub.conn.get()] = client.id();
   sendToSubscriber(sub, args, raw);
+  if (client.resp3()) {  // as in subscribedCommand
+    client.block();
+    sub.awaiting_replies = true;
+  }
 }
 
 void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
@@ -782,6 +798,9 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     ClientConn* client = sub.client;
     unsubscribeAll(id);
     client->unblock();
+  } else if (sub.awaiting_replies && sub.state.repliesDue() == 0) {
+    sub.awaiting_replies = false;
+    sub.client->unblock();  // (may run commands that end `sub`: nothing of it is used after)
   }
 }
 
@@ -1552,6 +1571,13 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
         return;
       }
       resp3 = version == 3;
+      if (resp3 != client.resp3() && subscribers_.contains(client.id())) {
+        // Its node connection speaks the protocol it subscribed in.
+        client.enqueueReply(
+            errorFrame("ERR slotproxy: HELLO cannot switch the protocol of a subscribed client; "
+                       "unsubscribe first"));
+        return;
+      }
       i = 2;
     }
     // As Redis's helloCommand: options first, then AUTH, then the name (once authenticated).

@@ -239,6 +239,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     };
     std::deque<StandIn> stand_ins;
     uint64_t stand_in_count = 0;
+    bool awaiting_replies = false;  // the client is blocked until the node's replies are in
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids

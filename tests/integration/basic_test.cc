@@ -454,15 +454,18 @@ TEST_F(BasicTest, LocalCommandsAnswerLikeRedis) {
   EXPECT_EQ(bytes, "+OK\r\n");
 }
 
-// RESP3 replies, raw frames in order (RespClient::setRawFrames), for `commands` pipelined.
+// RESP3 replies, raw frames in order (RespClient::setRawFrames), for `commands` pipelined:
+// `frames` of them (default: one per command).
 std::vector<std::string> resp3Frames(RespClient& c,
-                                     const std::vector<std::vector<std::string>>& commands) {
+                                     const std::vector<std::vector<std::string>>& commands,
+                                     size_t frames = 0) {
   std::string bytes;
   for (const auto& argv : commands) bytes += encodeCommand(argv);
   std::vector<ReplyPtr> replies;
   std::string error;
   c.setRawFrames(true);
-  EXPECT_TRUE(c.exchange(bytes, commands.size(), &replies, 10000, &error)) << error;
+  EXPECT_TRUE(c.exchange(bytes, frames == 0 ? commands.size() : frames, &replies, 10000, &error))
+      << error;
   std::vector<std::string> out;
   for (const ReplyPtr& r : replies) out.emplace_back(r->str, r->len);
   return out;
@@ -525,12 +528,16 @@ TEST_F(BasicTest, Resp3ClientsGetRedisResp3Replies) {
             (std::vector<std::string>{"+RESET\r\n", "$-1\r\n"}));
 }
 
-// A RESP3 subscriber gets push frames, from a node connection that speaks RESP3; subscribed
-// mode keeps RESP2's rules (only pub/sub commands, PING, QUIT, RESET), with RESP3's PING.
-TEST_F(BasicTest, Resp3SubscribersGetPushFrames) {
+// A RESP3 subscriber gets push frames, from a node connection that speaks RESP3. RESP3 has no
+// subscribed context: its other commands run as usual, routed by slot, each reply in its turn
+// among the node's replies.
+TEST_F(BasicTest, Resp3SubscribersGetPushFramesAndRunAnyCommand) {
   auto c = rawClient();
   ASSERT_NE(c, nullptr);
   const std::string channel = "news:resp3";
+  const std::string k1 = keyInSlot(0, "r3sub"), k2 = keyInSlot(8000, "r3sub"),
+                    k3 = keyInSlot(16000, "r3sub");
+  EXPECT_REPLY(proxied({"MSET", k1, "v1", k2, "v2"}), "OK");
   EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
   EXPECT_EQ(resp3Frames(*c, {{"SUBSCRIBE", channel}, {"PSUBSCRIBE", "news:*"}}),
             (std::vector<std::string>{">3\r\n$9\r\nsubscribe\r\n$10\r\n" + channel + "\r\n:1\r\n",
@@ -546,17 +553,50 @@ TEST_F(BasicTest, Resp3SubscribersGetPushFrames) {
             (std::vector<std::string>{
                 ">3\r\n$7\r\nmessage\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n",
                 ">4\r\n$8\r\npmessage\r\n$6\r\nnews:*\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n"}));
-  const std::string key = keyInSlot(0, "r3");
-  EXPECT_EQ(resp3Frames(*c, {{"PING"}, {"PING", "x"}, {"GET", key}, {"PING", "y"}}),
-            (std::vector<std::string>{
-                "+PONG\r\n", "$1\r\nx\r\n",
-                "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
-                "RESET are allowed in this context\r\n",
-                "$1\r\ny\r\n"}));
+
+  // Pub/sub commands and others of keys on every primary, pipelined: in order.
   EXPECT_EQ(
-      resp3Frames(*c, {{"UNSUBSCRIBE"}, {"PUNSUBSCRIBE"}, {"GET", "nokey{r3}"}}),
-      (std::vector<std::string>{">3\r\n$11\r\nunsubscribe\r\n$10\r\n" + channel + "\r\n:1\r\n",
-                                ">3\r\n$12\r\npunsubscribe\r\n$6\r\nnews:*\r\n:0\r\n", "_\r\n"}));
+      resp3Frames(*c, {{"PING"},
+                       {"PING", "x"},
+                       {"GET", k1},
+                       {"SUBSCRIBE", "other"},
+                       {"GET", k2},
+                       {"SET", k3, "v3"},
+                       {"PSUBSCRIBE", "p*"},
+                       {"MGET", k1, k2, k3},
+                       {"NOSUCHCOMMAND"},
+                       {"PING", "y"}}),
+      (std::vector<std::string>{
+          "+PONG\r\n", "$1\r\nx\r\n", "$2\r\nv1\r\n",
+          ">3\r\n$9\r\nsubscribe\r\n$5\r\nother\r\n:3\r\n", "$2\r\nv2\r\n", "+OK\r\n",
+          ">3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:4\r\n",
+          "*3\r\n$2\r\nv1\r\n$2\r\nv2\r\n$2\r\nv3\r\n",
+          "-ERR unknown command 'NOSUCHCOMMAND', with args beginning with: \r\n", "$1\r\ny\r\n"}));
+  // Inside MULTI its commands are queued (or refused) as any client's.
+  EXPECT_EQ(
+      resp3Frames(*c, {{"MULTI"}, {"SUBSCRIBE", "x"}, {"GET", k1}, {"EXEC"}}),
+      (std::vector<std::string>{
+          "+OK\r\n",
+          "-ERR 'subscribe' inside MULTI is not supported by slotproxy: a transaction runs on "
+          "one node\r\n",
+          "+QUEUED\r\n", "-EXECABORT Transaction discarded because of previous errors.\r\n"}));
+  // Its node connection speaks RESP3: no switching back while subscribed.
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "2"}}),
+            std::vector<std::string>{"-ERR slotproxy: HELLO cannot switch the protocol of a "
+                                     "subscribed client; unsubscribe first\r\n"});
+  EXPECT_EQ(
+      resp3Frames(*c,
+                  {{"UNSUBSCRIBE", channel, "other"},
+                   {"PUNSUBSCRIBE", "news:*", "p*"},
+                   {"GET", "nokey{r3}"}},
+                  5),
+      (std::vector<std::string>{">3\r\n$11\r\nunsubscribe\r\n$10\r\n" + channel + "\r\n:3\r\n",
+                                ">3\r\n$11\r\nunsubscribe\r\n$5\r\nother\r\n:2\r\n",
+                                ">3\r\n$12\r\npunsubscribe\r\n$6\r\nnews:*\r\n:1\r\n",
+                                ">3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n", "_\r\n"}));
+  const std::vector<std::string> hello2 = resp3Frames(*c, {{"HELLO", "2"}});
+  ASSERT_EQ(hello2.size(), 1u);
+  EXPECT_TRUE(hello2[0].starts_with("*14\r\n")) << hello2[0];
 }
 
 TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
