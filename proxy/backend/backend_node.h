@@ -33,11 +33,12 @@ class BackendNode {
   // Connections each carrying one blocking command; the owner removes them once answered.
   std::vector<std::unique_ptr<BackendConn>>& blockingConns() { return blocking_conns_; }
   const std::vector<std::unique_ptr<BackendConn>>& blockingConns() const { return blocking_conns_; }
-  // Every connection of both kinds, for checks that treat them alike.
+  // Every connection of both kinds, for checks that treat them alike. (By index: a failure's
+  // callbacks may open this node's RESP3 connections.)
   template <typename F>
   void forEachShared(F&& f) {
-    for (auto& c : conns_) f(*c);
-    for (auto& c : conns3_) f(*c);
+    for (size_t i = 0; i < conns_.size(); ++i) f(*conns_[i]);
+    for (size_t i = 0; i < conns3_.size(); ++i) f(*conns3_[i]);
   }
   BackendConn& connFor(uint32_t hint, bool resp3 = false) {
     auto& pool = conns(resp3);

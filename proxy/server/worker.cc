@@ -652,16 +652,6 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                std::span<const std::string_view> args, std::string_view raw) {
   const auto it = subscribers_.find(client.id());
   if (it == subscribers_.end()) return false;
-  if (route.cmd != nullptr) {
-    if (route.cmd->name == "quit") return false;
-    if (route.cmd->name == "reset") {  // the node answers +RESET
-      client.setName("");
-      client.setAuthenticated(false);
-      client.setResp3(false);
-    }
-    stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
-  }
-  Subscriber& sub = it->second;
   static constexpr std::array<std::string_view, 9> kAllowed = {
       "subscribe",    "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
       "sunsubscribe", "ping",       "quit",       "reset"};
@@ -673,6 +663,16 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
     // reply takes its turn after theirs.
     return false;
   }
+  if (route.cmd != nullptr) {
+    if (route.cmd->name == "quit") return false;
+    if (route.cmd->name == "reset") {  // the node answers +RESET
+      client.setName("");
+      client.setAuthenticated(false);
+      client.setResp3(false);
+    }
+    stats_.commands[route.cmd->id].calls.fetch_add(1, std::memory_order_relaxed);
+  }
+  Subscriber& sub = it->second;
   if (route.kind == router::RouteKind::kError) {
     // Refused by the proxy (unknown, wrong arity, unsupported): its own error, in order.
     answerSubscriber(sub, errorFrame(route.error));

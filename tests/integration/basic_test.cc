@@ -554,7 +554,10 @@ TEST_F(BasicTest, Resp3SubscribersGetPushFramesAndRunAnyCommand) {
                 ">3\r\n$7\r\nmessage\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n",
                 ">4\r\n$8\r\npmessage\r\n$6\r\nnews:*\r\n$10\r\n" + channel + "\r\n$2\r\nhi\r\n"}));
 
-  // Pub/sub commands and others of keys on every primary, pipelined: in order.
+  // Pub/sub commands and others of keys on every primary, pipelined: in order (and each
+  // counted once in the metrics).
+  const std::string mget_calls = "slotproxy_commands_total{command=\"mget\"}";
+  const double mgets_before = scrapeMetric(proxy_->adminAddress(), mget_calls).value_or(0);
   EXPECT_EQ(
       resp3Frames(*c, {{"PING"},
                        {"PING", "x"},
@@ -572,6 +575,7 @@ TEST_F(BasicTest, Resp3SubscribersGetPushFramesAndRunAnyCommand) {
           ">3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:4\r\n",
           "*3\r\n$2\r\nv1\r\n$2\r\nv2\r\n$2\r\nv3\r\n",
           "-ERR unknown command 'NOSUCHCOMMAND', with args beginning with: \r\n", "$1\r\ny\r\n"}));
+  EXPECT_EQ(scrapeMetric(proxy_->adminAddress(), mget_calls), mgets_before + 1);
   // Inside MULTI its commands are queued (or refused) as any client's.
   EXPECT_EQ(
       resp3Frames(*c, {{"MULTI"}, {"SUBSCRIBE", "x"}, {"GET", k1}, {"EXEC"}}),
