@@ -8,9 +8,11 @@
 # A B A B ...:
 #   A  the cluster directly:  redis-benchmark --cluster -h 127.0.2.1 -p 6379
 #   B  slotproxy:             redis-benchmark -h 127.0.2.100 -p 6379
-# and reads slotproxy's CPU time (utime+stime in /proc/PID/stat) around every B run. Prints
-# the medians over the rounds (and the range of single rounds' ratios), and slotproxy's RSS
-# idle and holding IDLE_CONNS idle clients.
+# and reads slotproxy's CPU time (utime+stime in /proc/PID/stat) around every B run, and the six
+# redis-servers' around every run. Prints the medians over the rounds (and the range of single
+# rounds' ratios), and slotproxy's RSS idle and holding IDLE_CONNS idle clients. The cluster's
+# CPU per request on the direct side is the yardstick for this machine's speed: CPU figures
+# from different machines (or days of one VM) compare only through it.
 #
 # Environment:
 #   SLOTPROXY_BIN       binary (default <repo>/build/release/proxy/slotproxy; build it with
@@ -99,10 +101,23 @@ proxy_cpu_ticks() {
   echo $(( f[11] + f[12] ))  # utime, stime: fields 14 and 15 of stat, counted after "comm)"
 }
 proxy_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$proxy_pid/status"; }
+# The six redis-servers' CPU time in clock ticks (their pids are read once the cluster is up).
+cluster_pids=()
+cluster_cpu_ticks() {
+  local pid f total=0
+  for pid in "${cluster_pids[@]}"; do
+    read -ra f <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+    total=$(( total + f[11] + f[12] ))
+  done
+  echo "$total"
+}
 
 # --- cluster and proxy ------------------------------------------------------------------------
 say "starting the cluster on $BASE.1-6:6379"
 "${CLUSTER[@]}" start >&2 || die "the cluster did not start"
+for i in 1 2 3 4 5 6; do
+  cluster_pids+=("$(<"$BENCH_DIR/cluster/node-$i/redis.pid")")
+done
 
 proxy_rss_idle="" proxy_rss_conns="" proxy_rss_after=""
 if [[ $DIRECT_ONLY != 1 ]]; then
@@ -170,10 +185,11 @@ fi
 
 # --- the runs ---------------------------------------------------------------------------------
 # run_one ROUND CONFIG TARGET CMD FLAGS N: one redis-benchmark; appends a line to $RESULTS:
-# round config target cmd rps p50_ms p99_ms cpu_ticks (cpu only for the proxy, else -).
+# round config target cmd rps p50_ms p99_ms cpu_ticks redis_cpu_ticks (cpu only for the proxy,
+# else -; redis_cpu: the six nodes together).
 run_one() {
   local round=$1 config=$2 target=$3 cmd=$4 flags=$5 n=$6
-  local args out line cpu0="" cpu1="" cpu="-"
+  local args out line cpu0="" cpu1="" cpu="-" rcpu0 rcpu
   # shellcheck disable=SC2206  # flags are words by design
   args=(-t "$cmd" -r 100000 -d 64 -n "$n" $flags --threads "$BENCH_THREADS" --csv)
   if [[ $target == direct ]]; then
@@ -182,23 +198,25 @@ run_one() {
     args=(-h "$PROXY_IP" -p "$PROXY_PORT" "${args[@]}")
     cpu0=$(proxy_cpu_ticks)
   fi
+  rcpu0=$(cluster_cpu_ticks)
   out=$(redis-benchmark "${args[@]}" 2>"$BENCH_DIR/last-stderr.log") || true
   if [[ $target == proxy ]]; then
     cpu1=$(proxy_cpu_ticks)
     cpu=$((cpu1 - cpu0))
   fi
+  rcpu=$(( $(cluster_cpu_ticks) - rcpu0 ))
   line=$(grep "^\"${cmd^^}\"," <<<"$out" | tail -n 1 | tr -d '"') || true
   if [[ -z $line ]]; then
     say "round $round $config $target ${cmd^^}: no result; redis-benchmark said:"
     tail -n 5 "$BENCH_DIR/last-stderr.log" >&2
     grep -v '^"' <<<"$out" | tail -n 5 >&2 || true
-    printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\n' "$round" "$config" "$target" "${cmd^^}" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\n' "$round" "$config" "$target" "${cmd^^}" >>"$RESULTS"
     return
   fi
   # test,rps,avg,min,p50,p95,p99,max
   IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"$line"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$target" "${cmd^^}" "$rps" \
-    "$p50" "$p99" "$cpu" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$target" "${cmd^^}" \
+    "$rps" "$p50" "$p99" "$cpu" "$rcpu" >>"$RESULTS"
   say "round $round $config $target ${cmd^^}: $rps ops/s p50 ${p50} ms p99 ${p99} ms"
 }
 
@@ -234,29 +252,36 @@ rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 configs = []
 data = {}  # (config, cmd, target) -> lists
 per_round = {}  # (config, cmd, round) -> {target: ops/s}
-for rnd, config, target, cmd, rps, p50, p99, cpu in rows:
+for rnd, config, target, cmd, rps, p50, p99, cpu, rcpu in rows:
     if config not in configs:
         configs.append(config)
     if rps != "-":
         per_round.setdefault((config, cmd, rnd), {})[target] = float(rps)
-    d = data.setdefault((config, cmd, target), {"rps": [], "p50": [], "p99": [], "cpu": []})
+    d = data.setdefault((config, cmd, target),
+                        {"rps": [], "p50": [], "p99": [], "cpu": [], "rcpu": []})
     if rps != "-":
         d["rps"].append(float(rps)); d["p50"].append(float(p50)); d["p99"].append(float(p99))
     if cpu not in ("-", ""):
         d["cpu"].append(int(cpu))
+    if rps != "-":
+        d["rcpu"].append(int(rcpu))
 
 def med(v, fmt):
     return fmt % statistics.median(v) if v else "-"
 
 flags = {"c50-P1": "-c 50 -P 1", "c50-P16": "-c 50 -P 16", "c1-P1": "-c 1 -P 1"}
 
+def cpu_per_m(ticks, config):
+    return "%.2f" % (statistics.median(ticks) / clk_tck / (n_of[config] / 1e6)) if ticks else "-"
+
 header = ["config", "cmd", "direct ops/s", "proxy ops/s", "ratio", "rounds", "direct p50/p99 ms",
-          "proxy p50/p99 ms", "proxy CPU s/1M req"]
+          "proxy p50/p99 ms", "proxy CPU s/1M req", "Redis CPU s/1M direct/proxy"]
 table = [header]
 for config in configs:
     for cmd in ("SET", "GET"):
-        a = data.get((config, cmd, "direct"), {"rps": [], "p50": [], "p99": [], "cpu": []})
-        b = data.get((config, cmd, "proxy"), {"rps": [], "p50": [], "p99": [], "cpu": []})
+        empty = {"rps": [], "p50": [], "p99": [], "cpu": [], "rcpu": []}
+        a = data.get((config, cmd, "direct"), empty)
+        b = data.get((config, cmd, "proxy"), empty)
         ratio = "-"
         if a["rps"] and b["rps"]:
             ratio = "%.2f" % (statistics.median(b["rps"]) / statistics.median(a["rps"]))
@@ -264,13 +289,11 @@ for config in configs:
         ratios = [r["proxy"] / r["direct"] for (c, m, _), r in per_round.items()
                   if c == config and m == cmd and "proxy" in r and r.get("direct")]
         spread = "%.2f-%.2f" % (min(ratios), max(ratios)) if ratios else "-"
-        cpu = "-"
-        if b["cpu"]:
-            secs = statistics.median(b["cpu"]) / clk_tck
-            cpu = "%.2f" % (secs / (n_of[config] / 1e6))
+        cpu = cpu_per_m(b["cpu"], config)
+        rcpu = cpu_per_m(a["rcpu"], config) + "/" + cpu_per_m(b["rcpu"], config)
         table.append([flags.get(config, config), cmd, med(a["rps"], "%.0f"), med(b["rps"], "%.0f"),
                       ratio, spread, med(a["p50"], "%.3f") + "/" + med(a["p99"], "%.3f"),
-                      med(b["p50"], "%.3f") + "/" + med(b["p99"], "%.3f"), cpu])
+                      med(b["p50"], "%.3f") + "/" + med(b["p99"], "%.3f"), cpu, rcpu])
 widths = [max(len(r[i]) for r in table) for i in range(len(header))]
 print()
 print("slotproxy benchmark: median of %s rounds; redis-benchmark -r 100000 -d 64 --threads %s"
