@@ -1,4 +1,4 @@
-# Helpers shared by deploy/local/*.sh and tests/bench/bench.sh. Source it; it defines functions only.
+# Helpers shared by deploy/local/*.sh and tests/bench/*.sh. Source it; it defines functions only.
 # shellcheck shell=bash
 
 now_ms() { date +%s%3N; }
@@ -54,3 +54,13 @@ stop_pid() {
 
 # port_in_use HOST PORT: something accepts TCP connections there.
 port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# cpu_ticks PID...: the processes' CPU time together (utime+stime), in clock ticks.
+cpu_ticks() {
+  local pid f total=0
+  for pid in "$@"; do
+    read -ra f <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+    total=$(( total + f[11] + f[12] ))  # utime, stime: fields 14 and 15, counted after "comm)"
+  done
+  echo "$total"
+}

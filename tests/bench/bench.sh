@@ -94,23 +94,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# slotproxy's CPU time in clock ticks, and its resident memory in kB.
-proxy_cpu_ticks() {
-  local f
-  read -ra f <<<"$(sed 's/.*) //' "/proc/$proxy_pid/stat")"
-  echo $(( f[11] + f[12] ))  # utime, stime: fields 14 and 15 of stat, counted after "comm)"
-}
+# slotproxy's resident memory in kB.
 proxy_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$proxy_pid/status"; }
-# The six redis-servers' CPU time in clock ticks (their pids are read once the cluster is up).
-cluster_pids=()
-cluster_cpu_ticks() {
-  local pid f total=0
-  for pid in "${cluster_pids[@]}"; do
-    read -ra f <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
-    total=$(( total + f[11] + f[12] ))
-  done
-  echo "$total"
-}
+cluster_pids=()  # the six redis-servers, read once the cluster is up
 
 # --- cluster and proxy ------------------------------------------------------------------------
 say "starting the cluster on $BASE.1-6:6379"
@@ -196,15 +182,15 @@ run_one() {
     args=(--cluster -h "$BASE.1" -p 6379 "${args[@]}")
   else
     args=(-h "$PROXY_IP" -p "$PROXY_PORT" "${args[@]}")
-    cpu0=$(proxy_cpu_ticks)
+    cpu0=$(cpu_ticks "$proxy_pid")
   fi
-  rcpu0=$(cluster_cpu_ticks)
+  rcpu0=$(cpu_ticks "${cluster_pids[@]}")
   out=$(redis-benchmark "${args[@]}" 2>"$BENCH_DIR/last-stderr.log") || true
   if [[ $target == proxy ]]; then
-    cpu1=$(proxy_cpu_ticks)
+    cpu1=$(cpu_ticks "$proxy_pid")
     cpu=$((cpu1 - cpu0))
   fi
-  rcpu=$(( $(cluster_cpu_ticks) - rcpu0 ))
+  rcpu=$(( $(cpu_ticks "${cluster_pids[@]}") - rcpu0 ))
   line=$(grep "^\"${cmd^^}\"," <<<"$out" | tail -n 1 | tr -d '"') || true
   if [[ -z $line ]]; then
     say "round $round $config $target ${cmd^^}: no result; redis-benchmark said:"

@@ -62,15 +62,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# cpu_ticks PID...: their utime+stime together, in clock ticks.
-cpu_ticks() {
-  local pid f total=0
-  for pid in "$@"; do
-    read -ra f <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
-    total=$(( total + f[11] + f[12] ))
-  done
-  echo "$total"
-}
 answers() { [[ $(redis-cli -h "$1" -p "$PORT" ping 2>/dev/null) == PONG ]]; }
 
 # --- backends and proxies ---------------------------------------------------------------------
