@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # slotproxy against a peer proxy measured on the same machine in the same run: twemproxy
-# (Debian's nutcracker package, single-threaded C, epoll, pipelined; the proxy most of the peers
-# descend from). A benchmark, not a test: it prints numbers and judges nothing.
+# (Debian's nutcracker package: a widely deployed Redis proxy in C, one thread, epoll, pipelined).
+# A benchmark, not a test: it prints numbers and judges nothing.
 #
 # CPU seconds per request depend on the machine (the same code measured 0.49 and 1.17 proxy
 # CPU-s per 1M GETs at -c 50 -P 16 on two VMs), so a proxy's CPU figure says little unless a
@@ -9,7 +9,7 @@
 # servers itself. So the two proxies get the same number of primaries doing the same work:
 #   slotproxy   127.0.4.100:6379 in front of a 6-node cluster on 127.0.4.1-6 (3 primaries)
 #   nutcracker  127.0.5.100:6379 in front of 3 standalone redis-servers on 127.0.5.1-3
-#               (ketama over fnv1a_64, one connection per server, as its docs advise)
+#               (ketama over fnv1a_64; one connection per server, its default)
 # then for ROUNDS rounds runs redis-benchmark (SET then GET, -r 100000 -d 64 --threads 1,
 # -c 50 with -P 1 and -P 16), alternating the proxies, and reads each proxy's and its
 # backends' CPU time (utime+stime in /proc/PID/stat) around every run. Prints medians. The
