@@ -158,7 +158,7 @@ void ClientConn::enqueue(backend::Request* r) {
     tail_->next = r;
     tail_ = r;
   }
-  ++pending_;
+  if (pending_++ == 0) handler_.onClientBusy(true);
 }
 
 void ClientConn::enqueueReply(std::string_view reply, bool close_after) {
@@ -178,7 +178,7 @@ void ClientConn::complete(backend::Request* r, std::string_view frame) {
   out_.append(frame);
   head_ = r->next;
   if (head_ == nullptr) tail_ = nullptr;
-  --pending_;
+  popped();
   if (r->close_after) close_after_ = true;
   backend::Request::release(r);
   popDone();
@@ -191,10 +191,14 @@ void ClientConn::popDone() {
     out_.append(r->reply);
     head_ = r->next;
     if (head_ == nullptr) tail_ = nullptr;
-    --pending_;
+    popped();
     if (r->close_after) close_after_ = true;
     backend::Request::release(r);
   }
+}
+
+void ClientConn::popped() {
+  if (--pending_ == 0) handler_.onClientBusy(false);
 }
 
 void ClientConn::wantFlush() {
@@ -270,6 +274,7 @@ void ClientConn::close() {
     r = next;
   }
   head_ = tail_ = nullptr;
+  if (pending_ > 0) handler_.onClientBusy(false);
   pending_ = 0;
   handler_.onClientClosed(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),

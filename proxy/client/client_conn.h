@@ -78,6 +78,7 @@ class ClientConn {
   // Parses and dispatches as many commands as limits allow; returns bytes consumed.
   size_t process(std::string_view data);
   void popDone();
+  void popped();  // a reply left the FIFO
   void wantFlush();
   void updateReading();
 

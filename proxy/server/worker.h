@@ -70,6 +70,13 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                      std::string_view raw) override;
   void scheduleFlush(client::ClientConn* client) override;
   void onClientClosed(client::ClientConn* client) override;
+  void onClientBusy(bool busy) override {
+    if (busy) {
+      ++busy_clients_;
+    } else {
+      --busy_clients_;
+    }
+  }
   void countBytesOut(size_t n) override {
     stats_.bytes_out.fetch_add(n, std::memory_order_relaxed);
   }
@@ -203,6 +210,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_check_t* check_ = nullptr;
   uv_idle_t* coalesce_ = nullptr;  // active: the next poll does not block (see onCheck)
   WriteCoalescer coalescer_;       // whether node writes wait for more requests
+  size_t busy_clients_ = 0;        // clients with requests in flight (onClientBusy)
   const std::string auth_;         // backend::authCommand of the configured credentials
   std::unique_ptr<Refresher> refresher_;
 

@@ -9,8 +9,9 @@ namespace slotproxy::server {
 // on both sides and, when the node sleeps, a wakeup, which on a VM can cost tens of microseconds
 // when it crosses CPUs. No clock or socket here: the worker feeds it times and counts.
 //
-// Writes always wait for one more turn (its poll does not block). The wait is then extended,
-// turn by turn (the worker yields its CPU between them), while all of these are true:
+// Writes wait for one more turn (its poll does not block) when other clients have requests in
+// flight (the worker decides: Worker::onCheck). The wait is then extended, turn by turn (the
+// worker yields its CPU between them), while all of these are true:
 //   - it has lasted less than max_ns;
 //   - a request arrived within the last gap_ns (a quiet client set sends nothing more);
 //   - fewer than `batch` requests are waiting (a batch that size already pays for its write);
