@@ -1,6 +1,6 @@
-// ClientConn's reply FIFO, driven by hand without a socket: replies leave in request order
-// whatever order they complete in, and the handler hears when the client has requests in flight
-// and when it has none (the worker's write coalescing asks whether other clients are busy).
+// ClientConn's reply FIFO, driven by hand without a socket: the handler hears when the client
+// has requests in flight and when it has none, whatever order the replies complete in (the
+// worker's write coalescing asks whether other clients are busy).
 
 #include "proxy/client/client_conn.h"
 
@@ -19,12 +19,11 @@ class FakeHandler : public ClientHandler {
   const config::Config& config() const override { return config_; }
   const resp::Limits& respLimits() const override { return limits_; }
   void handleCommand(ClientConn&, std::span<const std::string_view>, std::string_view) override {}
-  void scheduleFlush(ClientConn*) override { ++flushes; }
+  void scheduleFlush(ClientConn*) override {}
   void onClientBusy(bool busy) override { events.push_back(busy); }
   void onClientClosed(ClientConn*) override {}
   void countBytesOut(size_t) override {}
 
-  int flushes = 0;
   std::vector<bool> events;  // onClientBusy calls, in order
 
  private:
