@@ -247,10 +247,9 @@ for rnd, config, target, cmd, rps, p50, p99, cpu, rcpu in rows:
                         {"rps": [], "p50": [], "p99": [], "cpu": [], "rcpu": []})
     if rps != "-":
         d["rps"].append(float(rps)); d["p50"].append(float(p50)); d["p99"].append(float(p99))
+        d["rcpu"].append(int(rcpu))
     if cpu not in ("-", ""):
         d["cpu"].append(int(cpu))
-    if rps != "-":
-        d["rcpu"].append(int(rcpu))
 
 def med(v, fmt):
     return fmt % statistics.median(v) if v else "-"
