@@ -105,4 +105,33 @@ bool Subscription::received(std::string_view frame) {
   return true;
 }
 
+bool addToShardCount(std::string_view frame, size_t add, std::string* out) {
+  // [*>]3 $10 ssubscribe | $12 sunsubscribe, the channel, :<count>
+  if (!(frame.starts_with('*') || frame.starts_with('>'))) return false;
+  const std::string_view body = frame.substr(1);
+  if (!body.starts_with("3\r\n$10\r\nssubscribe\r\n") &&
+      !body.starts_with("3\r\n$12\r\nsunsubscribe\r\n")) {
+    return false;
+  }
+  if (!frame.ends_with("\r\n")) return false;
+  // The count is the last line: the channel's bulk ends with the CRLF before it, and the count
+  // holds no CRLF, whatever bytes the channel's name holds.
+  const std::string_view head = frame.substr(0, frame.size() - 2);
+  const size_t line = head.rfind("\r\n");
+  if (line == std::string_view::npos || line + 3 > head.size() || head[line + 2] != ':') {
+    return false;
+  }
+  const std::string_view digits = head.substr(line + 3);
+  if (digits.empty() || digits.size() > 18) return false;
+  size_t count = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return false;
+    count = count * 10 + static_cast<size_t>(c - '0');
+  }
+  out->assign(frame.substr(0, line + 3));
+  out->append(std::to_string(count + add));
+  out->append("\r\n");
+  return true;
+}
+
 }  // namespace slotproxy::router

@@ -38,6 +38,8 @@ class Subscription {
   bool leaving() const { return channels_.empty() && patterns_.empty() && shard_channels_.empty(); }
   bool done() const { return leaving() && sent_.empty(); }
   size_t repliesDue() const;
+  // Shard channels held once the commands sent are applied.
+  size_t shardCount() const { return shard_channels_.size(); }
 
  private:
   struct Sent {
@@ -51,5 +53,11 @@ class Subscription {
   std::unordered_set<std::string> shard_channels_;
   std::deque<Sent> sent_;  // commands not fully answered, in order
 };
+
+// A client whose shard channels live on several nodes holds one node connection per node, and
+// each node counts only the shard channels it holds in its `ssubscribe`/`sunsubscribe` frames,
+// where Redis counts all of the client's. If `frame` is such a frame (RESP2 or RESP3, the
+// channel null or not), sets `out` to it with `add` added to its count and returns true.
+bool addToShardCount(std::string_view frame, size_t add, std::string* out);
 
 }  // namespace slotproxy::router

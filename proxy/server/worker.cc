@@ -68,6 +68,29 @@ void appendNull(const ClientConn& client, std::string& out) {
   }
 }
 
+// Redis's answer to (P|S)UNSUBSCRIBE `args` from names not held: a frame per name (one with a
+// null name when none is given), each with `count`, what the client still holds.
+std::string unsubscribedFrames(const ClientConn& client, std::string_view name,
+                               std::span<const std::string_view> args, size_t count) {
+  std::string out;
+  const size_t n = args.size() > 1 ? args.size() - 1 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    if (client.resp3()) {
+      resp::appendPushHeader(out, 3);
+    } else {
+      resp::appendArrayHeader(out, 3);
+    }
+    resp::appendBulk(out, name);
+    if (args.size() > 1) {
+      resp::appendBulk(out, args[i + 1]);
+    } else {
+      appendNull(client, out);
+    }
+    resp::appendInteger(out, static_cast<int64_t>(count));
+  }
+  return out;
+}
+
 using resp::errorText;
 
 // Errors that mean "not executed, try again soon": the request is held and sent again on the
@@ -540,14 +563,15 @@ void Worker::dropUnusedNodes() {
   std::unordered_set<BackendNode*> in_map(route_.begin(), route_.end());
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     BackendNode* n = it->second.get();
-    const bool used_there =
-        std::any_of(subscribers_.begin(), subscribers_.end(),
-                    [n](const auto& entry) { return entry.second.conn->node() == n; }) ||
-        std::any_of(retired_conns_.begin(), retired_conns_.end(),
-                    [n](const auto& conn) { return conn->node() == n; }) ||
-        std::any_of(watches_.begin(), watches_.end(), [n](const auto& entry) {
-          return entry.second.conn != nullptr && entry.second.conn->node() == n;
-        });
+    const bool used_there = std::any_of(subscribers_.begin(), subscribers_.end(),
+                                        [n](const auto& entry) {
+                                          return entry.second.laneOf(n) < entry.second.lanes.size();
+                                        }) ||
+                            std::any_of(retired_conns_.begin(), retired_conns_.end(),
+                                        [n](const auto& conn) { return conn->node() == n; }) ||
+                            std::any_of(watches_.begin(), watches_.end(), [n](const auto& entry) {
+                              return entry.second.conn != nullptr && entry.second.conn->node() == n;
+                            });
     if (in_map.count(n) == 0 && n->inFlight() == 0 && !n->probing_ && !used_there) {
       it = nodes_.erase(it);
     } else {
@@ -639,17 +663,58 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 
 // ---- pub/sub ----------------------------------------------------------------------------------
 //
-// A client that subscribes gets a node connection of its own (a PUBLISH reaches every node of a
-// cluster, so any primary will do; for SSUBSCRIBE, the primary of the shard channel's slot).
-// While it is subscribed, all its commands (QUIT aside) go to that connection as they come, so
-// Redis answers them, errors included, in order; every frame read there, replies and published
-// messages alike, is relayed back in order. When its last channel, pattern and shard channel
-// are gone ((P|S)UNSUBSCRIBE, RESET, or the node dropping shard channels whose slot moved
-// away), its later commands wait until the node has answered, then run as usual. If the node
-// connection fails, the client is disconnected, as the node's death would disconnect it; its
-// library reconnects and subscribes again. A client's shard channels must all be served by the
-// node its connection goes to: SSUBSCRIBE to another node's channel gets an error (a client of
-// Redis Cluster itself needs a connection per node for that too).
+// A client that subscribes gets node connections of its own, its lanes. The first, its home lane,
+// goes to any primary (a PUBLISH reaches every node of a cluster) or, when the client starts with
+// SSUBSCRIBE, to the primary of the shard channel's slot. It carries SUBSCRIBE, PSUBSCRIBE, their
+// UNSUBSCRIBEs, PING, RESET and the proxy's own answers. A shard channel lives on the primary of
+// its slot, so each other node holding some of the client's shard channels gets a lane of its
+// own, closed when it holds none. While the client is subscribed, all its commands (QUIT aside)
+// go to its lanes as they come, so Redis answers them, errors included; every frame read there,
+// replies and published messages alike, is relayed back. A command for another lane than one
+// that still owes replies waits until they are in, so replies keep the order of the commands
+// (a round trip each time the lane changes, which subscription commands can afford), and the
+// counts in shard channel replies are made the client's total, as Redis counts them. When its
+// last channel, pattern and shard channel are gone ((P|S)UNSUBSCRIBE, RESET, or a node dropping
+// shard channels whose slot moved away), its later commands wait until the nodes have answered,
+// then run as usual. If a lane's connection fails, the client is disconnected, as the node's
+// death would disconnect it; its library reconnects and subscribes again.
+
+size_t Worker::Subscriber::due() const {
+  size_t n = 0;
+  for (const Lane& lane : lanes) n += lane.state.repliesDue();
+  return n;
+}
+
+size_t Worker::Subscriber::shardCount() const {
+  size_t n = 0;
+  for (const Lane& lane : lanes) n += lane.state.shardCount();
+  return n;
+}
+
+bool Worker::Subscriber::leaving() const {
+  return std::all_of(lanes.begin(), lanes.end(),
+                     [](const Lane& lane) { return lane.state.leaving(); });
+}
+
+bool Worker::Subscriber::done() const {
+  return held.empty() && std::all_of(lanes.begin(), lanes.end(),
+                                     [](const Lane& lane) { return lane.state.done(); });
+}
+
+size_t Worker::Subscriber::laneOf(const BackendNode* node) const {
+  if (node == nullptr) return 0;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    if (lanes[i].conn->node() == node) return i;
+  }
+  return lanes.size();  // none yet
+}
+
+bool Worker::Subscriber::owedElsewhere(size_t lane) const {
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    if (i != lane && lanes[i].state.repliesDue() > 0) return true;
+  }
+  return false;
+}
 
 bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                std::span<const std::string_view> args, std::string_view raw) {
@@ -662,7 +727,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                                         route.cmd->name) != kAllowed.end();
   if (client.resp3() && (!pubsub || transactions_.contains(client.id()))) {
     // RESP3 has no subscribed context: any other command runs as usual (and inside MULTI, every
-    // command is queued as usual). Every earlier reply of the node is in (see below), so its
+    // command is queued as usual). Every earlier reply of the nodes is in (see settle()), so its
     // reply takes its turn after theirs.
     return false;
   }
@@ -688,25 +753,25 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
   } else if ((route.cmd->name == "ssubscribe" || route.cmd->name == "sunsubscribe") &&
              args.size() > 1) {
     const std::optional<uint16_t> slot = commonSlot(args);
+    BackendNode* node = slot ? nodeForSlot(*slot) : nullptr;
     if (!slot) {
       answerSubscriber(sub, errorFrame(router::kCrossSlot));
-    } else if (nodeForSlot(*slot) != sub.conn->node()) {
-      answerSubscriber(
-          sub, errorFrame("ERR slotproxy: shard channel '" + std::string(args[1]) +
-                          "' is served by another node than this connection's subscriptions; "
-                          "use another connection for it"));
+    } else if (node == nullptr) {
+      answerSubscriber(sub, errorFrame("CLUSTERDOWN Hash slot not served"));
     } else {
-      sendToSubscriber(sub, args, raw);
+      toSubscriberLane(sub, node, args, raw);
     }
+  } else if (route.cmd->name == "sunsubscribe" && sub.shardCount() > 0) {
+    // From every shard channel: each lane holding some unsubscribes from its own.
+    std::vector<BackendNode*> holding;
+    for (const Subscriber::Lane& lane : sub.lanes) {
+      if (lane.state.shardCount() > 0) holding.push_back(lane.conn->node());
+    }
+    for (BackendNode* node : holding) toSubscriberLane(sub, node, args, raw);
   } else {
-    sendToSubscriber(sub, args, raw);
+    toSubscriberLane(sub, nullptr, args, raw);
   }
-  // Leaving subscribed mode: the next commands wait for the node's answers (see onPush). So
-  // do a RESP3 client's, whose next command may go elsewhere and must be answered after these.
-  if (sub.state.leaving() || client.resp3()) {
-    client.block();
-    sub.awaiting_replies = true;
-  }
+  settle(sub);
   return true;
 }
 
@@ -733,41 +798,120 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   }
   Subscriber& sub = subscribers_[client.id()];
   sub.client = &client;
-  sub.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
-                                           config_.connect_timeout_ms, auth_, client.resp3());
-  sub.conn->setSubscriber();
-  sub.conn->setOwn(true);
-  subscriber_of_conn_[sub.conn.get()] = client.id();
-  sendToSubscriber(sub, args, raw);
-  if (client.resp3()) {  // as in subscribedCommand
-    client.block();
-    sub.awaiting_replies = true;
-  }
+  addLane(sub, node);
+  toSubscriberLane(sub, node, args, raw);
+  settle(sub);
 }
 
-void Worker::sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
-                              std::string_view raw) {
+void Worker::addLane(Subscriber& sub, BackendNode* node) {
+  Subscriber::Lane& lane = sub.lanes.emplace_back();
+  lane.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+                                            config_.connect_timeout_ms, auth_, sub.client->resp3());
+  lane.conn->setSubscriber();
+  lane.conn->setOwn(true);
+  subscriber_of_conn_[lane.conn.get()] = sub.client->id();
+}
+
+void Worker::retireLane(Subscriber& sub, size_t lane) {
+  subscriber_of_conn_.erase(sub.lanes[lane].conn.get());
+  retired_conns_.push_back(std::move(sub.lanes[lane].conn));
+  sub.lanes.erase(sub.lanes.begin() + static_cast<std::ptrdiff_t>(lane));
+}
+
+void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
+                              std::span<const std::string_view> args, std::string_view raw) {
+  if (sub.held.empty() && !sub.owedElsewhere(sub.laneOf(node))) {
+    sendOnLane(sub, node, args, raw);
+    return;
+  }
+  Subscriber::Held& held = sub.held.emplace_back();
+  held.node = node;
+  held.args.assign(args.begin(), args.end());
+}
+
+void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std::string_view> args,
+                        std::string_view raw) {
+  size_t lane = sub.laneOf(node);
+  if (lane == sub.lanes.size()) {
+    if (command::equalsIgnoreCase(args[0], "sunsubscribe")) {
+      // No lane to that node, so none of its shard channels is held: Redis's answer.
+      answerNow(sub, unsubscribedFrames(*sub.client, "sunsubscribe", args, sub.shardCount()));
+      return;
+    }
+    std::string error;
+    if (!node->up()) {
+      answerNow(sub, errorFrame("CLUSTERDOWN slotproxy: the shard channel's node is unreachable"));
+      return;
+    }
+    if (!roomForOwnConn(*node, &error)) {
+      answerNow(sub, errorFrame(error));
+      return;
+    }
+    addLane(sub, node);
+  }
+  if (command::equalsIgnoreCase(args[0], "reset")) {
+    // Leaves everything: the other lanes' subscriptions go with their connections.
+    while (sub.lanes.size() > 1) retireLane(sub, sub.lanes.size() - 1);
+    lane = 0;
+  }
   std::string encoded;
-  sub.state.sent(args);
-  sub.conn->sendRaw(resp::commandBytes(args, raw, &encoded));
+  sub.lanes[lane].state.sent(args);
+  sub.lanes[lane].conn->sendRaw(resp::commandBytes(args, raw, &encoded));
 }
 
 void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
+  if (sub.held.empty() && !sub.owedElsewhere(0)) {
+    answerNow(sub, std::move(reply));
+    return;
+  }
+  sub.held.emplace_back().answer = std::move(reply);
+}
+
+void Worker::answerNow(Subscriber& sub, std::string reply) {
   const std::string marker = "slotproxy:stand-in:" + std::to_string(++sub.stand_in_count);
   const std::string_view ping[] = {"PING", marker};
   // Redis answers a PING with an argument, in subscribed mode, [pong, arg] in RESP2 and the
   // argument alone in RESP3.
-  std::string pong = sub.conn->resp3() ? "" : "*2\r\n$4\r\npong\r\n";
+  Subscriber::Lane& home = sub.lanes[0];
+  std::string pong = home.conn->resp3() ? "" : "*2\r\n$4\r\npong\r\n";
   resp::appendBulk(pong, marker);
   sub.stand_ins.push_back({std::move(pong), std::move(reply)});
-  sendToSubscriber(sub, ping, {});
+  home.state.sent(ping);
+  std::string encoded;
+  home.conn->sendRaw(resp::commandBytes(ping, {}, &encoded));
+}
+
+void Worker::settle(Subscriber& sub) {
+  // Held commands leave in order, each once no other lane owes replies.
+  while (!sub.held.empty()) {
+    Subscriber::Held& front = sub.held.front();
+    const size_t lane = front.args.empty() ? 0 : sub.laneOf(front.node);
+    if (sub.owedElsewhere(lane)) break;
+    Subscriber::Held held = std::move(front);
+    sub.held.pop_front();
+    if (held.args.empty()) {
+      answerNow(sub, std::move(held.answer));
+    } else {
+      const std::vector<std::string_view> args(held.args.begin(), held.args.end());
+      sendOnLane(sub, held.node, args, {});
+    }
+  }
+  // The client's next command waits for what is held, and, when it is leaving subscribed mode
+  // or speaks RESP3 (its next command may go elsewhere), for every reply due.
+  const bool wait = !sub.held.empty() || ((sub.leaving() || sub.client->resp3()) && sub.due() > 0);
+  if (wait && !sub.awaiting_replies) {
+    sub.awaiting_replies = true;
+    sub.client->block();
+  } else if (!wait && sub.awaiting_replies) {
+    sub.awaiting_replies = false;
+    sub.client->unblock();  // (may run commands that end `sub`: nothing of it is used after)
+  }
 }
 
 void Worker::unsubscribeAll(uint64_t client_id) {
   const auto it = subscribers_.find(client_id);
   if (it == subscribers_.end()) return;
-  subscriber_of_conn_.erase(it->second.conn.get());
-  retired_conns_.push_back(std::move(it->second.conn));
+  while (!it->second.lanes.empty()) retireLane(it->second, it->second.lanes.size() - 1);
   subscribers_.erase(it);
 }
 
@@ -784,7 +928,10 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     sub.client->close();
     return;
   }
-  if (!sub.stand_ins.empty() && frame == sub.stand_ins.front().pong) {
+  size_t lane = 0;
+  while (sub.lanes[lane].conn.get() != &conn) ++lane;
+  std::string total;
+  if (lane == 0 && !sub.stand_ins.empty() && frame == sub.stand_ins.front().pong) {
     sub.client->enqueueReply(sub.stand_ins.front().reply);
     sub.stand_ins.pop_front();
   } else if (frame.starts_with("-MOVED ") || frame.starts_with("-ASK ")) {
@@ -792,19 +939,24 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     refresher_->trigger(frame.starts_with("-MOVED ") ? Trigger::kMoved : Trigger::kAsk);
     sub.client->enqueueReply(
         errorFrame("TRYAGAIN slotproxy: the shard channel's slot is moving; subscribe again"));
+  } else if (sub.lanes.size() > 1 &&
+             router::addToShardCount(frame, sub.shardCount() - sub.lanes[lane].state.shardCount(),
+                                     &total)) {
+    sub.client->enqueueReply(total);
   } else {
     sub.client->enqueueReply(frame);
   }
-  sub.state.received(frame);
-  if (sub.state.done()) {
+  sub.lanes[lane].state.received(frame);
+  if (sub.done()) {
     // Out of subscribed mode: back to routing by slot, starting with what waited.
     ClientConn* client = sub.client;
+    const bool waiting = sub.awaiting_replies;
     unsubscribeAll(id);
-    client->unblock();
-  } else if (sub.awaiting_replies && sub.state.repliesDue() == 0) {
-    sub.awaiting_replies = false;
-    sub.client->unblock();  // (may run commands that end `sub`: nothing of it is used after)
+    if (waiting) client->unblock();
+    return;
   }
+  if (lane != 0 && sub.lanes[lane].state.done()) retireLane(sub, lane);
+  settle(sub);
 }
 
 bool Worker::queueInTransaction(ClientConn& client, const router::Route& route,
@@ -1519,22 +1671,8 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     subscribe(client, args, raw);
     return;
   } else if (name == "unsubscribe" || name == "punsubscribe" || name == "sunsubscribe") {
-    // Not subscribed (a subscribed client's go to its node): Redis's answer, count 0.
-    const size_t n = args.size() > 1 ? args.size() - 1 : 1;
-    for (size_t i = 0; i < n; ++i) {
-      if (client.resp3()) {
-        resp::appendPushHeader(out, 3);
-      } else {
-        resp::appendArrayHeader(out, 3);
-      }
-      resp::appendBulk(out, name);
-      if (args.size() > 1) {
-        resp::appendBulk(out, args[i + 1]);
-      } else {
-        appendNull(client, out);
-      }
-      resp::appendInteger(out, 0);
-    }
+    // Not subscribed (a subscribed client's go to its lanes): Redis's answer, count 0.
+    out = unsubscribedFrames(client, name, args, 0);
   } else if (name == "watch") {
     watchCommand(client, args, raw, cmd);
     return;

@@ -121,22 +121,33 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
                           std::span<const std::string_view> args, std::string_view raw);
   // EXEC: sends MULTI, the queued commands and EXEC to the transaction's slot as one request.
   void execTransaction(client::ClientConn& client, const command::CommandInfo& exec);
-  // A subscribed client's command: relayed to its node connection (false for QUIT, which runs
-  // as usual, and if the client is not subscribed).
+  // A subscribed client's command: relayed to one of its node connections (false for QUIT,
+  // which runs as usual, and if the client is not subscribed).
   bool subscribedCommand(client::ClientConn& client, const router::Route& route,
                          std::span<const std::string_view> args, std::string_view raw);
-  // (P|S)SUBSCRIBE from a client that is not subscribed yet: opens its node connection.
+  // (P|S)SUBSCRIBE from a client that is not subscribed yet: opens its home lane.
   void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
                  std::string_view raw);
   struct Subscriber;
-  // Sends a subscribed client's command to its node connection, noting it in its state.
-  void sendToSubscriber(Subscriber& sub, std::span<const std::string_view> args,
-                        std::string_view raw);
+  // Opens a lane to `node` / closes one (freed on the next tick: this may run inside its
+  // callbacks).
+  void addLane(Subscriber& sub, backend::BackendNode* node);
+  void retireLane(Subscriber& sub, size_t lane);
+  // Sends a subscribed client's command to the lane of `node` (the home lane when null), now if
+  // no other lane owes replies, else after them (settle()).
+  void toSubscriberLane(Subscriber& sub, backend::BackendNode* node,
+                        std::span<const std::string_view> args, std::string_view raw);
+  // Sends it now, opening the lane if need be, and notes it in the lane's state.
+  void sendOnLane(Subscriber& sub, backend::BackendNode* node,
+                  std::span<const std::string_view> args, std::string_view raw);
   // Answers a subscribed client's command with `reply` (an error frame) in its turn, after the
-  // node's replies to its earlier commands.
+  // nodes' replies to its earlier commands: in place of a marker PING's reply on the home lane.
   void answerSubscriber(Subscriber& sub, std::string reply);
-  // Ends a client's subscribed mode (left, closed client, failed connection). The connection
-  // is freed on the next tick: this may run inside its callbacks.
+  void answerNow(Subscriber& sub, std::string reply);
+  // Sends what was held once the lanes allow, and blocks or resumes the client's commands.
+  void settle(Subscriber& sub);
+  // Ends a client's subscribed mode (left, closed client, failed connection). The connections
+  // are freed on the next tick: this may run inside their callbacks.
   void unsubscribeAll(uint64_t client_id);
   // WATCH: the client's keys are watched on a node connection of its own (watches_), which
   // carries its WATCHes and then its EXEC; its other commands are routed as usual. The client
@@ -234,20 +245,41 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::vector<client::ClientConn*> flushing_clients_;  // scratch of onCheck(), keeps capacity
   std::vector<backend::BackendConn*> flushing_backends_;
   std::vector<uint32_t> keys_;  // scratch for the router
-  // Subscribed clients by client id, each with its node connection (frames go to `client`).
+  // Subscribed clients by client id, each with its node connections (frames go to `client`).
   struct Subscriber {
     client::ClientConn* client = nullptr;
-    std::unique_ptr<backend::BackendConn> conn;
-    router::Subscription state;  // tells when the client has left subscribed mode
-    // Answers the proxy gives in the node's stead, each in place of the PONG of a marker PING
-    // sent for it, so that it reaches the client in order with the node's replies.
+    struct Lane {
+      std::unique_ptr<backend::BackendConn> conn;
+      router::Subscription state;  // what its node holds, the replies it owes
+    };
+    // lanes[0], the home lane, carries all but the shard channel commands of other nodes; every
+    // other lane holds shard channels of one node (see the pub/sub section of worker.cc).
+    std::vector<Lane> lanes;
+    // Commands waiting for another lane's replies, in order; no args: the proxy's answer.
+    struct Held {
+      backend::BackendNode* node = nullptr;  // the lane's node; null: the home lane
+      std::vector<std::string> args;
+      std::string answer;
+    };
+    std::deque<Held> held;
+    // Answers the proxy gives in the nodes' stead, each in place of the PONG of a marker PING
+    // sent for it on the home lane, so that it reaches the client in order with their replies.
     struct StandIn {
       std::string pong;   // the marker PING's reply frame
       std::string reply;  // what the client gets instead
     };
     std::deque<StandIn> stand_ins;
     uint64_t stand_in_count = 0;
-    bool awaiting_replies = false;  // the client is blocked until the node's replies are in
+    bool awaiting_replies = false;  // the client is blocked by settle()
+
+    size_t due() const;         // replies owed by all lanes
+    size_t shardCount() const;  // shard channels held by all lanes
+    bool leaving() const;       // nothing subscribed once the commands sent are applied
+    bool done() const;          // left, every reply in, nothing held
+    // The lane of `node` (0 for null), lanes.size() if it has none.
+    size_t laneOf(const backend::BackendNode* node) const;
+    // Whether a lane other than `lane` owes replies.
+    bool owedElsewhere(size_t lane) const;
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids

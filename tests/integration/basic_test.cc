@@ -1096,8 +1096,9 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
     const std::string c = keyInSlot(slot, "elsewhere");
     if (direct_->ownerOf(c) != owner) elsewhere = c;
   }
-  auto shardnumsub = [&] {
-    ReplyPtr r = direct_->onNode(owner, {"PUBSUB", "SHARDNUMSUB", channel});
+  auto shardnumsub = [&](const std::string& of = {}) {
+    const std::string c = of.empty() ? channel : of;
+    ReplyPtr r = direct_->onNode(direct_->ownerOf(c), {"PUBSUB", "SHARDNUMSUB", c});
     return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
                                                                             : -1;
   };
@@ -1119,38 +1120,140 @@ TEST_F(BasicTest, ShardSubscribersGetWhatIsSpublishedToTheirSlotAndLeaveAsInRedi
             (std::vector<std::string>{"[smessage, " + channel + ", through the proxy]",
                                       "[smessage, " + channel + ", straight to the node]"}));
 
-  // Subscribed: more channels of the slot join; another slot's, or another node's, are refused
-  // in their turn, between the node's replies.
+  // Subscribed: more channels of the slot join, and so do another node's (over a node
+  // connection of their own); channels of two slots are refused in their turn. The counts are
+  // the client's, over both nodes, as Redis counts them.
   ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", same_slot.c_str()), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s %s", channel.c_str(), elsewhere.c_str()),
             REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", elsewhere.c_str()), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);
   std::vector<std::string> got = nextFrames(sub.get(), 4);
-  ASSERT_EQ(got.size(), 4u);
-  EXPECT_EQ(got[0], "[ssubscribe, " + same_slot + ", (integer) 2]");
-  EXPECT_EQ(got[1], "(error) CROSSSLOT Keys in request don't hash to the same slot");
-  EXPECT_EQ(
-      got[2].rfind(
-          "(error) ERR slotproxy: shard channel '" + elsewhere + "' is served by another node", 0),
-      0u)
-      << got[2];
-  EXPECT_EQ(got[3], "[pong, ]");
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "[ssubscribe, " + same_slot + ", (integer) 2]",
+                     "(error) CROSSSLOT Keys in request don't hash to the same slot",
+                     "[ssubscribe, " + elsewhere + ", (integer) 3]", "[pong, ]"}));
+  EXPECT_INT(proxied({"SPUBLISH", elsewhere, "from afar"}), 1);
+  EXPECT_EQ(nextFrames(sub.get(), 1),
+            std::vector<std::string>{"[smessage, " + elsewhere + ", from afar]"});
 
-  // Unsubscribing from every shard channel leaves subscribed mode: the commands pipelined
-  // behind run as usual, routed by slot.
+  // Unsubscribing from every shard channel leaves subscribed mode: each node drops its own
+  // (the first node's two in no set order), then the commands pipelined behind run as usual.
   ASSERT_EQ(redisAppendCommand(sub.get(), "SUNSUBSCRIBE"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "SET {ssub}k v"), REDIS_OK);
   ASSERT_EQ(redisAppendCommand(sub.get(), "GET {ssub}k"), REDIS_OK);
-  got = nextFrames(sub.get(), 4);
-  ASSERT_EQ(got.size(), 4u);
-  // Redis unsubscribes from a set, in no set order: the first answer counts 1 left, the second 0.
+  got = nextFrames(sub.get(), 5);
+  ASSERT_EQ(got.size(), 5u);
   const std::string first = got[0].starts_with("[sunsubscribe, " + channel) ? channel : same_slot;
   const std::string second = first == channel ? same_slot : channel;
-  EXPECT_EQ(got,
-            (std::vector<std::string>{"[sunsubscribe, " + first + ", (integer) 1]",
-                                      "[sunsubscribe, " + second + ", (integer) 0]", "OK", "v"}));
-  EXPECT_TRUE(waitFor([&] { return shardnumsub() == 0; }, 5000));
+  EXPECT_EQ(
+      got, (std::vector<std::string>{"[sunsubscribe, " + first + ", (integer) 2]",
+                                     "[sunsubscribe, " + second + ", (integer) 1]",
+                                     "[sunsubscribe, " + elsewhere + ", (integer) 0]", "OK", "v"}));
+  EXPECT_TRUE(waitFor([&] { return shardnumsub() == 0 && shardnumsub(elsewhere) == 0; }, 5000));
+}
+
+// A client's shard channels on every primary, with plain channels and patterns, over one
+// connection: a client of Redis Cluster itself would need a connection per node. Replies keep
+// the order of the commands across the nodes, with Redis's counts.
+TEST_F(BasicTest, ShardChannelsOfEveryPrimaryShareOneClientConnection) {
+  std::vector<std::string> shard;  // a shard channel of each primary, in the order found
+  std::set<int> owners;
+  for (int slot = 0; shard.size() < 3; slot += 331) {
+    const std::string c = keyInSlot(slot, "everywhere");
+    if (owners.insert(direct_->ownerOf(c)).second) shard.push_back(c);
+  }
+  auto shardnumsub = [&](const std::string& c) {
+    ReplyPtr r = direct_->onNode(direct_->ownerOf(c), {"PUBSUB", "SHARDNUMSUB", c});
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  for (const std::vector<std::string>& c :
+       std::vector<std::vector<std::string>>{{"SUBSCRIBE", "plain"},
+                                             {"SSUBSCRIBE", shard[0]},
+                                             {"SSUBSCRIBE", shard[1]},
+                                             {"PSUBSCRIBE", "pattern:*"},
+                                             {"SSUBSCRIBE", shard[2]},
+                                             {"GET", "k"},
+                                             {"PING"}}) {
+    std::vector<const char*> argv;
+    for (const std::string& a : c) argv.push_back(a.c_str());
+    ASSERT_EQ(
+        redisAppendCommandArgv(sub.get(), static_cast<int>(argv.size()), argv.data(), nullptr),
+        REDIS_OK);
+  }
+  EXPECT_EQ(
+      nextFrames(sub.get(), 7),
+      (std::vector<std::string>{
+          "[subscribe, plain, (integer) 1]", "[ssubscribe, " + shard[0] + ", (integer) 1]",
+          "[ssubscribe, " + shard[1] + ", (integer) 2]", "[psubscribe, pattern:*, (integer) 2]",
+          "[ssubscribe, " + shard[2] + ", (integer) 3]",
+          "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+          "QUIT / RESET are allowed in this context",
+          "[pong, ]"}));
+  for (const std::string& c : shard) EXPECT_EQ(shardnumsub(c), 1) << c;
+
+  for (const std::string& c : shard) EXPECT_INT(proxied({"SPUBLISH", c, "to " + c}), 1);
+  ASSERT_NE(proxied({"PUBLISH", "plain", "to all"}), nullptr);  // (counts one node's clients)
+  std::vector<std::string> expected;
+  for (const std::string& c : shard) expected.push_back("[smessage, " + c + ", to " + c + "]");
+  expected.emplace_back("[message, plain, to all]");
+  // (Messages of different nodes may come in either order.)
+  EXPECT_EQ(sorted(nextFrames(sub.get(), 4)), sorted(expected));
+
+  // Leaving the second node's channel closes its node connection; unsubscribing from it again
+  // is answered as Redis answers for a channel not held.
+  EXPECT_EQ(describe(command(sub.get(), {"SUNSUBSCRIBE", shard[1]}).get()),
+            "[sunsubscribe, " + shard[1] + ", (integer) 2]");
+  EXPECT_TRUE(waitFor([&] { return shardnumsub(shard[1]) == 0; }, 5000));
+  EXPECT_EQ(describe(command(sub.get(), {"SUNSUBSCRIBE", shard[1]}).get()),
+            "[sunsubscribe, " + shard[1] + ", (integer) 2]");
+  EXPECT_INT(proxied({"SPUBLISH", shard[1], "gone"}), 0);
+
+  // RESET leaves everything, on every node, and the client runs commands again.
+  EXPECT_REPLY(command(sub.get(), {"RESET"}), "RESET");
+  EXPECT_REPLY(command(sub.get(), {"SET", "{everywhere}k", "v"}), "OK");
+  auto numsub = [&] {  // every primary's subscribers, added up
+    ReplyPtr r = proxied({"PUBSUB", "NUMSUB", "plain"});
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  EXPECT_TRUE(waitFor(
+      [&] { return shardnumsub(shard[0]) == 0 && shardnumsub(shard[2]) == 0 && numsub() == 0; },
+      5000));
+}
+
+// The same in RESP3: push frames with the client's counts, and other commands run between.
+TEST_F(BasicTest, Resp3ShardChannelsOfSeveralPrimariesShareOneClientConnection) {
+  std::vector<std::string> shard;
+  std::set<int> owners;
+  for (int slot = 5; shard.size() < 2; slot += 331) {
+    const std::string c = keyInSlot(slot, "r3everywhere");
+    if (owners.insert(direct_->ownerOf(c)).second) shard.push_back(c);
+  }
+  const std::string key = keyInSlot(12000, "r3k");
+  EXPECT_REPLY(proxied({"SET", key, "v"}), "OK");
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  auto push = [](std::string_view name, const std::string& channel, int count) {
+    return ">3\r\n$" + std::to_string(name.size()) + "\r\n" + std::string(name) + "\r\n$" +
+           std::to_string(channel.size()) + "\r\n" + channel + "\r\n:" + std::to_string(count) +
+           "\r\n";
+  };
+  EXPECT_EQ(resp3Frames(*c, {{"SSUBSCRIBE", shard[0]},
+                             {"GET", key},
+                             {"SSUBSCRIBE", shard[1]},
+                             {"PING"},
+                             {"SUNSUBSCRIBE", shard[0]},
+                             {"SUNSUBSCRIBE"},
+                             {"GET", key}}),
+            (std::vector<std::string>{push("ssubscribe", shard[0], 1), "$1\r\nv\r\n",
+                                      push("ssubscribe", shard[1], 2), "+PONG\r\n",
+                                      push("sunsubscribe", shard[0], 1),
+                                      push("sunsubscribe", shard[1], 0), "$1\r\nv\r\n"}));
 }
 
 // SCAN walks every primary in turn behind one cursor, and ends with 0 like Redis.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -164,6 +165,47 @@ TEST(SubscriptionTest, Resp3PushFramesCountAsTheirRespTwoArrays) {
   // The node drops the shard channel (its slot moved): not a reply, and nothing is left.
   EXPECT_FALSE(s.received(">3\r\n$12\r\nsunsubscribe\r\n$4\r\n{s}x\r\n:0\r\n"));
   EXPECT_TRUE(s.done());
+}
+
+TEST(SubscriptionTest, ShardCountCountsWhatIsHeldOnceTheCommandsSentApply) {
+  Subscription s;
+  send(s, {"SSUBSCRIBE", "a", "b"});
+  send(s, {"SUBSCRIBE", "plain"});  // not a shard channel
+  EXPECT_EQ(s.shardCount(), 2u);
+  send(s, {"SUNSUBSCRIBE", "a"});
+  EXPECT_EQ(s.shardCount(), 1u);
+}
+
+TEST(AddToShardCountTest, AddsToTheCountOfShardChannelRepliesInEitherProtocol) {
+  std::string out;
+  EXPECT_TRUE(addToShardCount("*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:1\r\n", 2, &out));
+  EXPECT_EQ(out, "*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:3\r\n");
+  EXPECT_TRUE(addToShardCount(">3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:9\r\n", 1, &out));
+  EXPECT_EQ(out, ">3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:10\r\n");
+  // A null channel (SUNSUBSCRIBE with nothing held), RESP2 and RESP3.
+  EXPECT_TRUE(addToShardCount("*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n", 4, &out));
+  EXPECT_EQ(out, "*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:4\r\n");
+  EXPECT_TRUE(addToShardCount(">3\r\n$12\r\nsunsubscribe\r\n_\r\n:0\r\n", 4, &out));
+  EXPECT_EQ(out, ">3\r\n$12\r\nsunsubscribe\r\n_\r\n:4\r\n");
+  // A channel whose name looks like a count.
+  EXPECT_TRUE(addToShardCount("*3\r\n$10\r\nssubscribe\r\n$5\r\nx\r\n:7\r\n:2\r\n", 1, &out));
+  EXPECT_EQ(out, "*3\r\n$10\r\nssubscribe\r\n$5\r\nx\r\n:7\r\n:3\r\n");
+}
+
+TEST(AddToShardCountTest, LeavesEverythingElseAlone) {
+  std::string out = "untouched";
+  for (const std::string_view frame : {
+           kMessage,
+           kReply,  // subscribe counts channels and patterns, not shard channels
+           std::string_view("*3\r\n$8\r\nsmessage\r\n$1\r\na\r\n$2\r\nhi\r\n"),
+           std::string_view("-MOVED 1 127.0.0.1:6379\r\n"),
+           std::string_view("*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:x\r\n"),
+           std::string_view("*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:\r\n"),
+           std::string_view("*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:1"),
+       }) {
+    EXPECT_FALSE(addToShardCount(frame, 1, &out)) << frame;
+  }
+  EXPECT_EQ(out, "untouched");
 }
 
 }  // namespace
