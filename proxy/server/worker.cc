@@ -564,9 +564,7 @@ void Worker::dropUnusedNodes() {
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     BackendNode* n = it->second.get();
     const bool used_there = std::any_of(subscribers_.begin(), subscribers_.end(),
-                                        [n](const auto& entry) {
-                                          return entry.second.laneOf(n) < entry.second.lanes.size();
-                                        }) ||
+                                        [n](const auto& entry) { return entry.second.uses(n); }) ||
                             std::any_of(retired_conns_.begin(), retired_conns_.end(),
                                         [n](const auto& conn) { return conn->node() == n; }) ||
                             std::any_of(watches_.begin(), watches_.end(), [n](const auto& entry) {
@@ -707,6 +705,11 @@ size_t Worker::Subscriber::laneOf(const BackendNode* node) const {
     if (lanes[i].conn->node() == node) return i;
   }
   return lanes.size();  // none yet
+}
+
+bool Worker::Subscriber::uses(const BackendNode* node) const {
+  return laneOf(node) < lanes.size() ||
+         std::any_of(held.begin(), held.end(), [node](const Held& h) { return h.node == node; });
 }
 
 bool Worker::Subscriber::owedElsewhere(size_t lane) const {

@@ -278,6 +278,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     bool done() const;          // left, every reply in, nothing held
     // The lane of `node` (0 for null), lanes.size() if it has none.
     size_t laneOf(const backend::BackendNode* node) const;
+    // Whether it has a lane to `node` or a command held for one (the node must stay).
+    bool uses(const backend::BackendNode* node) const;
     // Whether a lane other than `lane` owes replies.
     bool owedElsewhere(size_t lane) const;
   };
