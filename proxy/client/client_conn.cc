@@ -142,9 +142,15 @@ size_t ClientConn::process(std::string_view data) {
   return pos;
 }
 
+void ClientConn::block() {
+  blocked_ = true;
+  updateBusy();
+}
+
 void ClientConn::unblock() {
   blocked_ = false;
   if (closing_) return;
+  updateBusy();
   if (!in_.empty() && !processing_) in_.consume(process(in_.view()));
   updateReading();  // (returns at once if processing closed the connection)
 }
@@ -158,7 +164,7 @@ void ClientConn::enqueue(backend::Request* r) {
     tail_->next = r;
     tail_ = r;
   }
-  if (pending_++ == 0) handler_.onClientBusy(true);
+  if (pending_++ == 0) updateBusy();
 }
 
 void ClientConn::enqueueReply(std::string_view reply, bool close_after) {
@@ -198,7 +204,14 @@ void ClientConn::popDone() {
 }
 
 void ClientConn::popped() {
-  if (--pending_ == 0) handler_.onClientBusy(false);
+  if (--pending_ == 0) updateBusy();
+}
+
+void ClientConn::updateBusy() {
+  const bool busy = pending_ > 0 && !blocked_;
+  if (busy == busy_) return;
+  busy_ = busy;
+  handler_.onClientBusy(busy);
 }
 
 void ClientConn::wantFlush() {
@@ -274,8 +287,8 @@ void ClientConn::close() {
     r = next;
   }
   head_ = tail_ = nullptr;
-  if (pending_ > 0) handler_.onClientBusy(false);
   pending_ = 0;
+  updateBusy();
   handler_.onClientClosed(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
            [](uv_handle_t* h) { delete static_cast<ClientConn*>(h->data); });

@@ -53,8 +53,9 @@ class ClientConn {
   void complete(backend::Request* r, std::string_view frame);
 
   // A blocking command (BLPOP...) is in flight: like Redis, run nothing more from this client
-  // until it is answered (input is still read and kept); unblock() resumes with it.
-  void block() { blocked_ = true; }
+  // until it is answered (input is still read and kept); unblock() resumes with it. A blocked
+  // client counts as idle for the handler (onClientBusy): it sends nothing meanwhile.
+  void block();
   void unblock();
 
   // Writes the gathered output (one write per loop turn).
@@ -78,13 +79,14 @@ class ClientConn {
   // Parses and dispatches as many commands as limits allow; returns bytes consumed.
   size_t process(std::string_view data);
   void popDone();
-  void popped();  // a reply left the FIFO
+  void popped();      // a reply left the FIFO
+  void updateBusy();  // tells the handler when busy (requests in flight, not blocked) changes
   void wantFlush();
   void updateReading();
 
   ClientHandler& handler_;
   uint64_t id_;
-  uv_tcp_t tcp_;
+  uv_tcp_t tcp_{};  // (zeroed: a connection never accepted, as in tests, reads nothing)
   uv_write_t write_req_;
   std::string name_;  // CLIENT SETNAME
 
@@ -103,6 +105,7 @@ class ClientConn {
   bool reading_ = false;
   bool paused_ = false;       // reading stopped by backpressure
   bool blocked_ = false;      // a blocking command is in flight
+  bool busy_ = false;         // as last told to the handler
   bool close_after_ = false;  // QUIT or protocol error: close once the output is flushed
   bool input_done_ = false;   // a protocol error was answered: read nothing more
   bool closing_ = false;

@@ -24,7 +24,7 @@ class ClientHandler {
                              std::string_view raw) = 0;
   // `client` has output to write: call client->flush() before the loop blocks again.
   virtual void scheduleFlush(ClientConn* client) = 0;
-  // `client`'s reply FIFO went from empty to not (busy) or back: it has requests in flight.
+  // `client` became busy (requests in flight, not blocked by a blocking command) or idle.
   virtual void onClientBusy(bool busy) = 0;
   // `client` is closing; it is freed by its close callback.
   virtual void onClientClosed(ClientConn* client) = 0;

@@ -234,7 +234,8 @@ void Worker::onCheck() {
   // shared the other with Redis: 67-73k -> 93-96k GET/s; in the placement with the load
   // generator alone (the fastest) unchanged, 158-168k. No wait while no other client has requests
   // in flight: a lone client's next request needs this one's reply first, and the wait would
-  // cost every request a poll (at -c 1 -P 1: 3 polls per request instead of 2).
+  // cost every request a poll (at -c 1 -P 1: 3 polls per request instead of 2). Clients blocked
+  // in BLPOP and the like do not count: they send nothing meanwhile.
   if (!flush_backends_.empty()) {
     if (!coalescer_.waiting()) {
       if (busy_clients_ > 1) {

@@ -221,7 +221,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uv_check_t* check_ = nullptr;
   uv_idle_t* coalesce_ = nullptr;  // active: the next poll does not block (see onCheck)
   WriteCoalescer coalescer_;       // whether node writes wait for more requests
-  size_t busy_clients_ = 0;        // clients with requests in flight (onClientBusy)
+  size_t busy_clients_ = 0;        // clients with requests in flight, not blocked (onClientBusy)
   const std::string auth_;         // backend::authCommand of the configured credentials
   std::unique_ptr<Refresher> refresher_;
 

@@ -1,6 +1,7 @@
 // ClientConn's reply FIFO, driven by hand without a socket: the handler hears when the client
-// has requests in flight and when it has none, whatever order the replies complete in (the
-// worker's write coalescing asks whether other clients are busy).
+// has requests in flight and when it has none, whatever order the replies complete in, and a
+// blocked client counts as idle (the worker's write coalescing asks whether other clients are
+// busy).
 
 #include "proxy/client/client_conn.h"
 
@@ -50,6 +51,28 @@ TEST(ClientConnTest, BusyWhileRequestsAreInFlight) {
 
   // A local reply is enqueued and answered at once: busy for that moment only.
   c.enqueueReply("+PONG\r\n");
+  EXPECT_EQ(h.events, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(c.pending(), 0u);
+}
+
+// A client blocked by a blocking command (BLPOP...) sends nothing until it is answered: idle for
+// the handler while blocked, busy again once unblocked with requests still in flight.
+TEST(ClientConnTest, BlockedClientsCountAsIdle) {
+  FakeHandler h;
+  ClientConn c(h, 1);
+  auto* get = backend::Request::make();
+  auto* blpop = backend::Request::make();
+  c.enqueue(get);
+  c.enqueue(blpop);
+  c.block();
+  EXPECT_EQ(h.events, (std::vector<bool>{true, false}));
+  c.complete(get, "$1\r\nv\r\n");  // the blocking command is still in flight
+  c.unblock();
+  EXPECT_EQ(h.events, (std::vector<bool>{true, false, true}));
+  c.block();
+  c.complete(blpop, "*-1\r\n");  // answered while blocked: no call, it was idle already
+  EXPECT_EQ(h.events, (std::vector<bool>{true, false, true, false}));
+  c.unblock();  // nothing in flight: still idle
   EXPECT_EQ(h.events, (std::vector<bool>{true, false, true, false}));
   EXPECT_EQ(c.pending(), 0u);
 }
