@@ -1225,6 +1225,34 @@ TEST_F(BasicTest, ShardChannelsOfEveryPrimaryShareOneClientConnection) {
       5000));
 }
 
+// A node connection of a subscriber's that fails, its home one or one for shard channels,
+// disconnects the client, as the node's death would: its library subscribes again.
+TEST_F(BasicTest, SubscriberIsDisconnectedWhenAnyOfItsNodeConnectionsFails) {
+  const std::string home = keyInSlot(100, "lanes");
+  std::string far;  // a shard channel of another primary
+  for (int slot = 6000; far.empty(); slot += 997) {
+    const std::string c = keyInSlot(slot, "lanes");
+    if (direct_->ownerOf(c) != direct_->ownerOf(home)) far = c;
+  }
+  for (const std::string& victim : {far, home}) {
+    ContextPtr sub(proxy_->connect());
+    ASSERT_NE(sub, nullptr);
+    EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", home}).get()),
+              "[ssubscribe, " + home + ", (integer) 1]");
+    EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", far}).get()),
+              "[ssubscribe, " + far + ", (integer) 2]");
+    // The node holding `victim` drops its subscribers' connections (the previous round's may
+    // not be closed yet).
+    EXPECT_GE(
+        integerOf(direct_->onNode(direct_->ownerOf(victim), {"CLIENT", "KILL", "TYPE", "pubsub"})),
+        1);
+    void* frame = nullptr;
+    EXPECT_NE(redisGetReply(sub.get(), &frame), REDIS_OK) << victim;
+    EXPECT_EQ(sub->err, REDIS_ERR_EOF) << victim << ": " << sub->errstr;  // not a timeout
+    if (frame != nullptr) freeReplyObject(frame);
+  }
+}
+
 // The same in RESP3: push frames with the client's counts, and other commands run between.
 TEST_F(BasicTest, Resp3ShardChannelsOfSeveralPrimariesShareOneClientConnection) {
   std::vector<std::string> shard;
