@@ -665,18 +665,20 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // A client that subscribes gets node connections of its own, its lanes. The first, its home lane,
 // goes to any primary (a PUBLISH reaches every node of a cluster) or, when the client starts with
 // SSUBSCRIBE, to the primary of the shard channel's slot. It carries SUBSCRIBE, PSUBSCRIBE, their
-// UNSUBSCRIBEs, PING, RESET and the proxy's own answers. A shard channel lives on the primary of
-// its slot, so each other node holding some of the client's shard channels gets a lane of its
-// own, closed when it holds none. While the client is subscribed, all its commands (QUIT aside)
-// go to its lanes as they come, so Redis answers them, errors included; every frame read there,
-// replies and published messages alike, is relayed back. A command for another lane than one
-// that still owes replies waits until they are in, so replies keep the order of the commands
-// (a round trip each time the lane changes, which subscription commands can afford), and the
-// counts in shard channel replies are made the client's total, as Redis counts them. When its
-// last channel, pattern and shard channel are gone ((P|S)UNSUBSCRIBE, RESET, or a node dropping
-// shard channels whose slot moved away), its later commands wait until the nodes have answered,
-// then run as usual. If a lane's connection fails, the client is disconnected, as the node's
-// death would disconnect it; its library reconnects and subscribes again.
+// UNSUBSCRIBEs, RESET, and PING and the proxy's own answers (those go to another lane while the
+// home lane holds nothing: its node would not answer a PING as in subscribed mode). A shard
+// channel lives on the primary of its slot, so each other node holding some of the client's
+// shard channels gets a lane of its own, closed when it holds none. While the client is
+// subscribed, all its commands (QUIT aside) go to its lanes as they come, so Redis answers them,
+// errors included; every frame read there, replies and published messages alike, is relayed
+// back. A command for another lane than one that still owes replies waits until they are in, so
+// replies keep the order of the commands (a round trip each time the lane changes, which
+// subscription commands can afford), and the counts in shard channel replies are made the
+// client's total, as Redis counts them. When its last channel, pattern and shard channel are gone
+// ((P|S)UNSUBSCRIBE, RESET, or a node dropping shard channels whose slot moved away), its later
+// commands wait until the nodes have answered, then run as usual. If a lane's connection fails,
+// the client is disconnected, as the node's death would disconnect it; its library reconnects
+// and subscribes again.
 
 size_t Worker::Subscriber::due() const {
   size_t n = 0;
@@ -706,6 +708,19 @@ size_t Worker::Subscriber::laneOf(const BackendNode* node) const {
     if (lanes[i].conn->node() == node) return i;
   }
   return lanes.size();  // none yet
+}
+
+size_t Worker::Subscriber::pingLane() const {
+  // A connection holding nothing is out of subscribed mode on the node, which would answer a
+  // RESP2 PING with +PONG rather than [pong, ...].
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    if (!lanes[i].state.leaving()) return i;
+  }
+  return 0;  // the client is leaving subscribed mode: so is its home lane, as it should
+}
+
+size_t Worker::Subscriber::target(const BackendNode* node, std::string_view command) const {
+  return command.empty() || command::equalsIgnoreCase(command, "ping") ? pingLane() : laneOf(node);
 }
 
 bool Worker::Subscriber::uses(const BackendNode* node) const {
@@ -824,7 +839,7 @@ void Worker::retireLane(Subscriber& sub, size_t lane) {
 
 void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
                               std::span<const std::string_view> args, std::string_view raw) {
-  if (sub.held.empty() && !sub.owedElsewhere(sub.laneOf(node))) {
+  if (sub.held.empty() && !sub.owedElsewhere(sub.target(node, args[0]))) {
     sendOnLane(sub, node, args, raw);
     return;
   }
@@ -835,7 +850,7 @@ void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
 
 void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std::string_view> args,
                         std::string_view raw) {
-  size_t lane = sub.laneOf(node);
+  size_t lane = sub.target(node, args[0]);
   if (lane == sub.lanes.size()) {
     if (command::equalsIgnoreCase(args[0], "sunsubscribe")) {
       // No lane to that node, so none of its shard channels is held: Redis's answer.
@@ -864,7 +879,7 @@ void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std:
 }
 
 void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
-  if (sub.held.empty() && !sub.owedElsewhere(0)) {
+  if (sub.held.empty() && !sub.owedElsewhere(sub.pingLane())) {
     answerNow(sub, std::move(reply));
     return;
   }
@@ -874,24 +889,23 @@ void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
 void Worker::answerNow(Subscriber& sub, std::string reply) {
   const std::string marker = "slotproxy:stand-in:" + std::to_string(++sub.stand_in_count);
   const std::string_view ping[] = {"PING", marker};
-  // Redis answers a PING with an argument, in subscribed mode, [pong, arg] in RESP2 and the
-  // argument alone in RESP3.
-  Subscriber::Lane& home = sub.lanes[0];
-  std::string pong = home.conn->resp3() ? "" : "*2\r\n$4\r\npong\r\n";
+  // Redis answers a PING with an argument [pong, arg] on a RESP2 connection in subscribed mode,
+  // and the argument alone otherwise (RESP3, or nothing held any more).
+  Subscriber::Lane& lane = sub.lanes[sub.pingLane()];
+  std::string pong = lane.conn->resp3() || lane.state.leaving() ? "" : "*2\r\n$4\r\npong\r\n";
   resp::appendBulk(pong, marker);
-  sub.stand_ins.push_back({std::move(pong), std::move(reply)});
-  home.state.sent(ping);
+  sub.stand_ins.push_back({lane.conn.get(), std::move(pong), std::move(reply)});
+  lane.state.sent(ping);
   std::string encoded;
-  home.conn->sendRaw(resp::commandBytes(ping, {}, &encoded));
+  lane.conn->sendRaw(resp::commandBytes(ping, {}, &encoded));
 }
 
 void Worker::settle(Subscriber& sub) {
   // Held commands leave in order, each once no other lane owes replies.
   while (!sub.held.empty()) {
-    Subscriber::Held& front = sub.held.front();
-    const size_t lane = front.args.empty() ? 0 : sub.laneOf(front.node);
-    if (sub.owedElsewhere(lane)) break;
-    Subscriber::Held held = std::move(front);
+    const Subscriber::Held& front = sub.held.front();
+    if (sub.owedElsewhere(sub.target(front.node, front.args.empty() ? "" : front.args[0]))) break;
+    Subscriber::Held held = std::move(sub.held.front());
     sub.held.pop_front();
     if (held.args.empty()) {
       answerNow(sub, std::move(held.answer));
@@ -935,7 +949,8 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
   size_t lane = 0;
   while (sub.lanes[lane].conn.get() != &conn) ++lane;
   std::string total;
-  if (lane == 0 && !sub.stand_ins.empty() && frame == sub.stand_ins.front().pong) {
+  if (!sub.stand_ins.empty() && sub.stand_ins.front().conn == &conn &&
+      frame == sub.stand_ins.front().pong) {
     sub.client->enqueueReply(sub.stand_ins.front().reply);
     sub.stand_ins.pop_front();
   } else if (frame.starts_with("-MOVED ") || frame.starts_with("-ASK ")) {

@@ -252,8 +252,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
       std::unique_ptr<backend::BackendConn> conn;
       router::Subscription state;  // what its node holds, the replies it owes
     };
-    // lanes[0], the home lane, carries all but the shard channel commands of other nodes; every
-    // other lane holds shard channels of one node (see the pub/sub section of worker.cc).
+    // lanes[0], the home lane, carries all but the shard channel commands of other nodes (and
+    // PING, once it holds nothing: pingLane()); every other lane holds shard channels of one
+    // node (see the pub/sub section of worker.cc).
     std::vector<Lane> lanes;
     // Commands waiting for another lane's replies, in order; no args: the proxy's answer.
     struct Held {
@@ -263,10 +264,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     };
     std::deque<Held> held;
     // Answers the proxy gives in the nodes' stead, each in place of the PONG of a marker PING
-    // sent for it on the home lane, so that it reaches the client in order with their replies.
+    // sent for it (pingLane()), so that it reaches the client in order with their replies.
     struct StandIn {
-      std::string pong;   // the marker PING's reply frame
-      std::string reply;  // what the client gets instead
+      const backend::BackendConn* conn;  // the lane the marker PING went to
+      std::string pong;                  // the marker PING's reply frame
+      std::string reply;                 // what the client gets instead
     };
     std::deque<StandIn> stand_ins;
     uint64_t stand_in_count = 0;
@@ -278,6 +280,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     bool done() const;          // left, every reply in, nothing held
     // The lane of `node` (0 for null), lanes.size() if it has none.
     size_t laneOf(const backend::BackendNode* node) const;
+    // The lane for PING and the proxy's answers: the first still subscribed on its node.
+    size_t pingLane() const;
+    // The lane for `command` (its name; empty for the proxy's answer) of a shard channel of
+    // `node` (null for the others).
+    size_t target(const backend::BackendNode* node, std::string_view command) const;
     // Whether it has a lane to `node` or a command held for one (the node must stay).
     bool uses(const backend::BackendNode* node) const;
     // Whether a lane other than `lane` owes replies.

@@ -1225,6 +1225,35 @@ TEST_F(BasicTest, ShardChannelsOfEveryPrimaryShareOneClientConnection) {
       5000));
 }
 
+// Once the first node connection holds nothing, PING and the proxy's own errors are answered
+// as in subscribed mode all the same: the client still holds a channel elsewhere.
+TEST_F(BasicTest, SubscriberWhoseFirstNodeHoldsNothingIsStillSubscribed) {
+  const std::string first = keyInSlot(200, "emptied");
+  std::string second;
+  for (int slot = 7000; second.empty(); slot += 997) {
+    const std::string c = keyInSlot(slot, "emptied");
+    if (direct_->ownerOf(c) != direct_->ownerOf(first)) second = c;
+  }
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  for (const std::string& c : {first, second}) {
+    ASSERT_EQ(redisAppendCommand(sub.get(), "SSUBSCRIBE %s", c.c_str()), REDIS_OK);
+  }
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUNSUBSCRIBE %s", first.c_str()), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "GET k"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUNSUBSCRIBE"), REDIS_OK);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "PING"), REDIS_OK);  // out of subscribed mode
+  EXPECT_EQ(
+      nextFrames(sub.get(), 7),
+      (std::vector<std::string>{
+          "[ssubscribe, " + first + ", (integer) 1]", "[ssubscribe, " + second + ", (integer) 2]",
+          "[sunsubscribe, " + first + ", (integer) 1]", "[pong, ]",
+          "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+          "QUIT / RESET are allowed in this context",
+          "[sunsubscribe, " + second + ", (integer) 0]", "PONG"}));
+}
+
 // A node connection of a subscriber's that fails, its home one or one for shard channels,
 // disconnects the client, as the node's death would: its library subscribes again.
 TEST_F(BasicTest, SubscriberIsDisconnectedWhenAnyOfItsNodeConnectionsFails) {

@@ -545,5 +545,58 @@ TEST_F(ReshardTest, ShardSubscriberIsUnsubscribedWhenItsSlotMovesAndCanSubscribe
   EXPECT_EQ(describe(message.get()), "[smessage, " + channel + ", moved]");
 }
 
+// The same for a client whose shard channels are on two primaries: the node losing the slot
+// drops its channel with a count that includes the other node's channel, and the client stays
+// subscribed to that one.
+TEST_F(ReshardTest, ShardSubscriberOfTwoNodesKeepsTheOtherWhenOneSlotMoves) {
+  const int slot = 12500;
+  const int src = cluster_->primaryOfSlot(slot);
+  ASSERT_GE(src, 0);
+  const int dst = (src + 1) % cluster_->size();
+  const std::string channel = "{" + keyInSlot(slot, "shard2") + "}ch";
+  std::string other;  // a shard channel of the third primary
+  for (int s = 0; other.empty(); s += 331) {
+    const int owner = cluster_->primaryOfSlot(s);
+    if (owner != src && owner != dst) other = "{" + keyInSlot(s, "shard2") + "}other";
+  }
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel}).get()),
+            "[ssubscribe, " + channel + ", (integer) 1]");
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", other}).get()),
+            "[ssubscribe, " + other + ", (integer) 2]");
+
+  ContextPtr to_src(cluster_->connectNode(src));
+  ContextPtr to_dst(cluster_->connectNode(dst));
+  ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
+  for (const int i : {dst, src}) {  // the slot holds no key: nothing to migrate
+    ContextPtr n(cluster_->connectNode(i));
+    ASSERT_TRUE(replyIs(command(n.get(), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
+                                          cluster_->nodeId(dst)})
+                            .get(),
+                        "OK"));
+  }
+  void* frame = nullptr;
+  ASSERT_EQ(redisGetReply(sub.get(), &frame), REDIS_OK) << sub->errstr;
+  ReplyPtr dropped(static_cast<redisReply*>(frame));
+  EXPECT_EQ(describe(dropped.get()), "[sunsubscribe, " + channel + ", (integer) 1]");
+
+  // Still subscribed to the other channel: in subscribed mode, and its messages arrive.
+  EXPECT_EQ(describe(command(sub.get(), {"GET", "k"}).get()),
+            "(error) ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+            "/ RESET are allowed in this context");
+  ContextPtr publisher(proxy_->connect());
+  ASSERT_NE(publisher, nullptr);
+  EXPECT_EQ(describe(command(publisher.get(), {"SPUBLISH", other, "still"}).get()), "(integer) 1");
+  ASSERT_EQ(redisGetReply(sub.get(), &frame), REDIS_OK) << sub->errstr;
+  ReplyPtr message(static_cast<redisReply*>(frame));
+  EXPECT_EQ(describe(message.get()), "[smessage, " + other + ", still]");
+  EXPECT_EQ(describe(command(sub.get(), {"SUNSUBSCRIBE"}).get()),
+            "[sunsubscribe, " + other + ", (integer) 0]");
+  EXPECT_TRUE(replyIs(command(sub.get(), {"SET", "{shard2}after", "v"}).get(), "OK"));
+  std::string error;
+  ASSERT_TRUE(cluster_->waitClusterOk(kTimeoutMs, &error)) << error;
+}
+
 }  // namespace
 }  // namespace slotproxy::testing
