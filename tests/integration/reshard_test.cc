@@ -92,6 +92,19 @@ class ReshardTest : public ::testing::Test {
                         "OK"));
   }
 
+  // Gives `slot`, which holds no key (nothing to migrate), from `src` to `dst`.
+  static void moveEmptySlot(int slot, int src, int dst) {
+    ContextPtr to_src(cluster_->connectNode(src));
+    ContextPtr to_dst(cluster_->connectNode(dst));
+    ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
+    for (redisContext* node : {to_dst.get(), to_src.get()}) {
+      ASSERT_TRUE(replyIs(
+          command(node, {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", cluster_->nodeId(dst)})
+              .get(),
+          "OK"));
+    }
+  }
+
   static SuiteCluster suite_;
   static LocalCluster* cluster_;
   static ProxyProcess* proxy_;
@@ -503,16 +516,7 @@ TEST_F(ReshardTest, ShardSubscriberIsUnsubscribedWhenItsSlotMovesAndCanSubscribe
   EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", channel}).get()),
             "[ssubscribe, " + channel + ", (integer) 1]");
 
-  ContextPtr to_src(cluster_->connectNode(src));
-  ContextPtr to_dst(cluster_->connectNode(dst));
-  ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
-  for (const int i : {dst, src}) {  // the slot holds no key: nothing to migrate
-    ContextPtr n(cluster_->connectNode(i));
-    ASSERT_TRUE(replyIs(command(n.get(), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
-                                          cluster_->nodeId(dst)})
-                            .get(),
-                        "OK"));
-  }
+  ASSERT_NO_FATAL_FAILURE(moveEmptySlot(slot, src, dst));
   // The old owner drops the channel: the client gets Redis's own sunsubscribe, then is out of
   // subscribed mode.
   void* frame = nullptr;
@@ -566,16 +570,7 @@ TEST_F(ReshardTest, ShardSubscriberOfTwoNodesKeepsTheOtherWhenOneSlotMoves) {
   EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", other}).get()),
             "[ssubscribe, " + other + ", (integer) 2]");
 
-  ContextPtr to_src(cluster_->connectNode(src));
-  ContextPtr to_dst(cluster_->connectNode(dst));
-  ASSERT_NO_FATAL_FAILURE(openSlot(slot, src, to_src.get(), dst, to_dst.get()));
-  for (const int i : {dst, src}) {  // the slot holds no key: nothing to migrate
-    ContextPtr n(cluster_->connectNode(i));
-    ASSERT_TRUE(replyIs(command(n.get(), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
-                                          cluster_->nodeId(dst)})
-                            .get(),
-                        "OK"));
-  }
+  ASSERT_NO_FATAL_FAILURE(moveEmptySlot(slot, src, dst));
   void* frame = nullptr;
   ASSERT_EQ(redisGetReply(sub.get(), &frame), REDIS_OK) << sub->errstr;
   ReplyPtr dropped(static_cast<redisReply*>(frame));
