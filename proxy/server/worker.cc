@@ -857,12 +857,11 @@ void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std:
       answerNow(sub, unsubscribedFrames(*sub.client, "sunsubscribe", args, sub.shardCount()));
       return;
     }
-    std::string error;
     if (!node->up()) {
       answerNow(sub, errorFrame("CLUSTERDOWN slotproxy: the shard channel's node is unreachable"));
       return;
     }
-    if (!roomForOwnConn(*node, &error)) {
+    if (std::string error; !roomForOwnConn(*node, &error)) {
       answerNow(sub, errorFrame(error));
       return;
     }
