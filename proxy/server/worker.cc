@@ -680,6 +680,12 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // the client is disconnected, as the node's death would disconnect it; its library reconnects
 // and subscribes again.
 
+void Worker::Subscriber::Lane::send(std::span<const std::string_view> args, std::string_view raw) {
+  std::string encoded;
+  state.sent(args);
+  conn->sendRaw(resp::commandBytes(args, raw, &encoded));
+}
+
 size_t Worker::Subscriber::due() const {
   size_t n = 0;
   for (const Lane& lane : lanes) n += lane.state.repliesDue();
@@ -872,9 +878,7 @@ void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std:
     while (sub.lanes.size() > 1) retireLane(sub, sub.lanes.size() - 1);
     lane = 0;
   }
-  std::string encoded;
-  sub.lanes[lane].state.sent(args);
-  sub.lanes[lane].conn->sendRaw(resp::commandBytes(args, raw, &encoded));
+  sub.lanes[lane].send(args, raw);
 }
 
 void Worker::answerSubscriber(Subscriber& sub, std::string reply) {
@@ -894,9 +898,7 @@ void Worker::answerNow(Subscriber& sub, std::string reply) {
   std::string pong = lane.conn->resp3() || lane.state.leaving() ? "" : "*2\r\n$4\r\npong\r\n";
   resp::appendBulk(pong, marker);
   sub.stand_ins.push_back({lane.conn.get(), std::move(pong), std::move(reply)});
-  lane.state.sent(ping);
-  std::string encoded;
-  lane.conn->sendRaw(resp::commandBytes(ping, {}, &encoded));
+  lane.send(ping, {});
 }
 
 void Worker::settle(Subscriber& sub) {

@@ -141,7 +141,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void sendOnLane(Subscriber& sub, backend::BackendNode* node,
                   std::span<const std::string_view> args, std::string_view raw);
   // Answers a subscribed client's command with `reply` (an error frame) in its turn, after the
-  // nodes' replies to its earlier commands: in place of a marker PING's reply on the home lane.
+  // nodes' replies to its earlier commands: in place of a marker PING's reply (pingLane()).
   void answerSubscriber(Subscriber& sub, std::string reply);
   void answerNow(Subscriber& sub, std::string reply);
   // Sends what was held once the lanes allow, and blocks or resumes the client's commands.
@@ -251,6 +251,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     struct Lane {
       std::unique_ptr<backend::BackendConn> conn;
       router::Subscription state;  // what its node holds, the replies it owes
+
+      // Writes a command (`raw`: its bytes, or empty to encode `args`), noting it in `state`.
+      void send(std::span<const std::string_view> args, std::string_view raw);
     };
     // lanes[0], the home lane, carries all but the shard channel commands of other nodes (and
     // PING, once it holds nothing: pingLane()); every other lane holds shard channels of one
