@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <optional>
+#include <utility>
 
 #include "proxy/backend/control_conn.h"
 #include "proxy/client/client_conn.h"
@@ -329,6 +330,9 @@ void Worker::onTick() {
   }
   reapBlockingConns();
   retired_conns_.clear();  // outside their callbacks
+  for (const uint64_t id : std::exchange(resettle_, {})) {
+    if (const auto it = subscribers_.find(id); it != subscribers_.end()) settle(it->second);
+  }
   for (BackendNode* node : route_) {
     if (node != nullptr && node->probeDue(now)) probe(node);
   }
@@ -449,6 +453,7 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
     std::lock_guard<std::mutex> lock(stats_.mu);
     stats_.map = map_;
   }
+  syncAllMirrors();
   releaseHeld();
 }
 
@@ -529,6 +534,7 @@ void Worker::probe(BackendNode* node) {
         if (ok && frames.size() == 1 && frames[0].starts_with("+PONG")) {
           log::info("node " + describe(*n) + " up again");
           n->markUp();
+          syncAllMirrors();
           releaseHeld();
         } else {
           n->markDown(uv_now(loop_), config_.reconnect_backoff_min_ms,
@@ -730,15 +736,21 @@ size_t Worker::Subscriber::target(const BackendNode* node, std::string_view comm
 }
 
 bool Worker::Subscriber::uses(const BackendNode* node) const {
-  return laneOf(node) < lanes.size() ||
+  return laneOf(node) < lanes.size() || mirrorsTo(node) ||
          std::any_of(held.begin(), held.end(), [node](const Held& h) { return h.node == node; });
+}
+
+bool Worker::Subscriber::mirrorsTo(const BackendNode* node) const {
+  return std::any_of(mirrors.begin(), mirrors.end(),
+                     [node](const Lane& m) { return m.conn->node() == node; });
 }
 
 bool Worker::Subscriber::owedElsewhere(size_t lane) const {
   for (size_t i = 0; i < lanes.size(); ++i) {
     if (i != lane && lanes[i].state.repliesDue() > 0) return true;
   }
-  return false;
+  return std::any_of(mirrors.begin(), mirrors.end(),
+                     [](const Lane& m) { return m.state.repliesDue() > 0; });
 }
 
 bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
@@ -793,6 +805,8 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
       if (lane.state.shardCount() > 0) holding.push_back(lane.conn->node());
     }
     for (BackendNode* node : holding) toSubscriberLane(sub, node, args, raw);
+  } else if (std::string error; !mirrorKeyspace(sub, args, &error)) {
+    answerSubscriber(sub, errorFrame(error));
   } else {
     toSubscriberLane(sub, nullptr, args, raw);
   }
@@ -824,6 +838,11 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   Subscriber& sub = subscribers_[client.id()];
   sub.client = &client;
   addLane(sub, node);
+  if (std::string error; !mirrorKeyspace(sub, args, &error)) {
+    unsubscribeAll(client.id());
+    client.enqueueReply(errorFrame(error));
+    return;
+  }
   toSubscriberLane(sub, node, args, raw);
   settle(sub);
 }
@@ -841,6 +860,86 @@ void Worker::retireLane(Subscriber& sub, size_t lane) {
   subscriber_of_conn_.erase(sub.lanes[lane].conn.get());
   retired_conns_.push_back(std::move(sub.lanes[lane].conn));
   sub.lanes.erase(sub.lanes.begin() + static_cast<std::ptrdiff_t>(lane));
+}
+
+bool Worker::mirrorKeyspace(Subscriber& sub, std::span<const std::string_view> args,
+                            std::string* error) {
+  if (router::KeyspaceInterest::adds(args)) {
+    // Every mirror it will need must be possible before anything is sent.
+    for (size_t i = 0; i < route_.size(); ++i) {
+      BackendNode* node = route_[i];
+      if (owns_[i] && live_[i] != nullptr && node->up() && node != sub.lanes[0].conn->node() &&
+          !sub.mirrorsTo(node) && !roomForOwnConn(*node, error)) {
+        return false;
+      }
+    }
+  }
+  const std::vector<std::string> mirrored = sub.keyspace.sent(args);
+  if (!mirrored.empty()) {
+    const std::vector<std::string_view> command(mirrored.begin(), mirrored.end());
+    // (Backwards: a connection that fails at once retires its mirror.)
+    for (size_t m = sub.mirrors.size(); m-- > 0;) sub.mirrors[m].send(command, {});
+  }
+  syncMirrors(sub);
+  return true;
+}
+
+bool Worker::isPrimary(const BackendNode* node) const {
+  for (size_t i = 0; i < route_.size(); ++i) {
+    if (route_[i] == node) return owns_[i] && live_[i] != nullptr;
+  }
+  return false;
+}
+
+void Worker::syncMirrors(Subscriber& sub) {
+  const BackendNode* home = sub.lanes[0].conn->node();
+  for (size_t m = sub.mirrors.size(); m-- > 0;) {
+    const BackendNode* node = sub.mirrors[m].conn->node();
+    if (sub.keyspace.empty() || node == home || !isPrimary(node)) retireMirror(sub, m);
+  }
+  if (sub.keyspace.empty()) return;
+  for (size_t i = 0; i < route_.size(); ++i) {
+    BackendNode* node = route_[i];
+    if (!owns_[i] || live_[i] == nullptr || !node->up() || node == home || sub.mirrorsTo(node)) {
+      continue;
+    }
+    if (std::string error; !roomForOwnConn(*node, &error)) {
+      log::warn("subscriber client " + std::to_string(sub.client->id()) +
+                " misses the keyspace notifications of node " + describe(*node) + ": " + error);
+      continue;
+    }
+    addMirror(sub, node);
+  }
+}
+
+void Worker::syncAllMirrors() {
+  for (auto& [id, sub] : subscribers_) {
+    if (!sub.mirrors.empty() || !sub.keyspace.empty()) syncMirrors(sub);
+  }
+}
+
+void Worker::addMirror(Subscriber& sub, BackendNode* node) {
+  Subscriber::Lane mirror;
+  mirror.conn = std::make_unique<BackendConn>(
+      loop_, *this, node, reply_limits_, config_.connect_timeout_ms, auth_, sub.client->resp3());
+  mirror.conn->setSubscriber();
+  mirror.conn->setOwn(true);
+  std::string bytes;
+  for (const std::vector<std::string>& command : sub.keyspace.subscribeAll()) {
+    const std::vector<std::string_view> args(command.begin(), command.end());
+    mirror.state.sent(args);
+    resp::appendCommand(bytes, args);
+  }
+  BackendConn* conn = mirror.conn.get();
+  subscriber_of_conn_[conn] = sub.client->id();
+  sub.mirrors.push_back(std::move(mirror));
+  conn->sendRaw(bytes);  // last: a connection that fails at once retires the mirror
+}
+
+void Worker::retireMirror(Subscriber& sub, size_t mirror) {
+  subscriber_of_conn_.erase(sub.mirrors[mirror].conn.get());
+  retired_conns_.push_back(std::move(sub.mirrors[mirror].conn));
+  sub.mirrors.erase(sub.mirrors.begin() + static_cast<std::ptrdiff_t>(mirror));
 }
 
 void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
@@ -930,6 +1029,7 @@ void Worker::settle(Subscriber& sub) {
 void Worker::unsubscribeAll(uint64_t client_id) {
   const auto it = subscribers_.find(client_id);
   if (it == subscribers_.end()) return;
+  while (!it->second.mirrors.empty()) retireMirror(it->second, it->second.mirrors.size() - 1);
   while (!it->second.lanes.empty()) retireLane(it->second, it->second.lanes.size() - 1);
   subscribers_.erase(it);
 }
@@ -948,7 +1048,21 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     return;
   }
   size_t lane = 0;
-  while (sub.lanes[lane].conn.get() != &conn) ++lane;
+  while (lane < sub.lanes.size() && sub.lanes[lane].conn.get() != &conn) ++lane;
+  if (lane == sub.lanes.size()) {  // a keyspace mirror: its replies are the proxy's
+    size_t m = 0;
+    while (sub.mirrors[m].conn.get() != &conn) ++m;
+    if (sub.keyspace.forward(frame)) sub.client->enqueueReply(frame);
+    sub.mirrors[m].state.received(frame);
+    settle(sub);  // what waited for its replies
+    return;
+  }
+  if (lane == 0 && !sub.keyspace.idle()) {
+    sub.keyspace.heard(frame);
+    // A home node that is no longer a primary still publishes notifications for the writes it
+    // replicates; the primary's mirror passes those on.
+    if (router::isKeyspaceMessage(frame) && !isPrimary(conn.node())) return;
+  }
   std::string total;
   if (!sub.stand_ins.empty() && sub.stand_ins.front().conn == &conn &&
       frame == sub.stand_ins.front().pong) {
@@ -1424,8 +1538,21 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
     const auto owner = subscriber_of_conn_.find(&conn);
     if (owner != subscriber_of_conn_.end()) {
       const uint64_t id = owner->second;
+      Subscriber& sub = subscribers_.at(id);
+      for (size_t m = 0; m < sub.mirrors.size(); ++m) {
+        if (sub.mirrors[m].conn.get() != &conn) continue;
+        // A node's notifications are not worth the client's connection: while the node is
+        // unreachable it publishes nothing, and the next topology refresh (or a failover's)
+        // opens a mirror to whichever primary serves its slots.
+        log::info("subscriber client " + std::to_string(id) +
+                  " lost its keyspace notification connection to " + describe(*conn.node()) + ": " +
+                  std::string(reason));
+        retireMirror(sub, m);
+        resettle_.push_back(id);  // what waited for its replies goes on the tick (this may run
+        return;                   // inside the command that opened it)
+      }
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
-      subscribers_.at(id).client->close();  // onClientClosed retires the connection
+      sub.client->close();  // onClientClosed retires the connection
     }
     return;
   }

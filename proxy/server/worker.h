@@ -20,6 +20,7 @@
 #include "proxy/cluster/slot_map.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/limits.h"
+#include "proxy/router/keyspace.h"
 #include "proxy/router/router.h"
 #include "proxy/router/subscription.h"
 #include "proxy/router/transaction.h"
@@ -133,6 +134,18 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // callbacks).
   void addLane(Subscriber& sub, backend::BackendNode* node);
   void retireLane(Subscriber& sub, size_t lane);
+  // Keyspace notifications (router/keyspace.h): before a command goes to the home lane, sends
+  // its keyspace part to every mirror, opening or closing them. False (nothing sent) with
+  // `error` if a mirror it needs cannot be opened.
+  bool mirrorKeyspace(Subscriber& sub, std::span<const std::string_view> args, std::string* error);
+  // Gives the subscriber a mirror on every reachable primary but its home node, and none
+  // elsewhere (on a topology change, a node back up).
+  void syncMirrors(Subscriber& sub);
+  void syncAllMirrors();
+  void addMirror(Subscriber& sub, backend::BackendNode* node);
+  void retireMirror(Subscriber& sub, size_t mirror);
+  // Whether the map names `node` a live primary.
+  bool isPrimary(const backend::BackendNode* node) const;
   // Sends a subscribed client's command to the lane of `node` (the home lane when null), now if
   // no other lane owes replies, else after them (settle()).
   void toSubscriberLane(Subscriber& sub, backend::BackendNode* node,
@@ -259,6 +272,10 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     // PING, once it holds nothing: pingLane()); every other lane holds shard channels of one
     // node (see the pub/sub section of worker.cc).
     std::vector<Lane> lanes;
+    // Its keyspace channels and patterns, also held on a connection to each other primary
+    // (router/keyspace.h): those mirrors' replies are the proxy's, their messages filtered.
+    router::KeyspaceInterest keyspace;
+    std::vector<Lane> mirrors;
     // Commands waiting for another lane's replies, in order; no args: the proxy's answer.
     struct Held {
       backend::BackendNode* node = nullptr;  // the lane's node; null: the home lane
@@ -288,14 +305,16 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     // The lane for `command` (its name; empty for the proxy's answer) of a shard channel of
     // `node` (null for the others).
     size_t target(const backend::BackendNode* node, std::string_view command) const;
-    // Whether it has a lane to `node` or a command held for one (the node must stay).
+    // Whether it has a lane or mirror to `node` or a command held for one (the node must stay).
     bool uses(const backend::BackendNode* node) const;
-    // Whether a lane other than `lane` owes replies.
+    bool mirrorsTo(const backend::BackendNode* node) const;
+    // Whether a lane other than `lane`, or a mirror, owes replies.
     bool owedElsewhere(size_t lane) const;
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids
   std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick
+  std::vector<uint64_t> resettle_;  // subscribers that lost a mirror: settle() on the tick
   // Watching clients by client id (WATCH until EXEC, UNWATCH, DISCARD or RESET).
   struct Watch {
     std::unique_ptr<backend::BackendConn> conn;  // to the slot's primary; null once broken

@@ -1282,6 +1282,133 @@ TEST_F(BasicTest, SubscriberIsDisconnectedWhenAnyOfItsNodeConnectionsFails) {
   }
 }
 
+// Keyspace notifications are published by each node for its own keys only: a subscriber through
+// the proxy hears those of every primary, once each, and what is PUBLISHed still once, whatever
+// its patterns match.
+TEST_F(BasicTest, KeyspaceNotificationsOfEveryPrimaryReachOneSubscriberOnce) {
+  for (int i = 0; i < cluster_->size(); ++i) {
+    ContextPtr node(cluster_->connectNode(i));
+    ASSERT_NE(node, nullptr);
+    EXPECT_REPLY(command(node.get(), {"CONFIG", "SET", "notify-keyspace-events", "KEA"}), "OK");
+  }
+  std::vector<std::string> keys;  // one per primary
+  std::set<int> owners;
+  for (int slot = 3; keys.size() < 3; slot += 613) {
+    const std::string k = keyInSlot(slot, "ks:");
+    if (owners.insert(direct_->ownerOf(k)).second) keys.push_back(k);
+  }
+  const std::string set_event = "__keyevent@0__:set";
+  const std::string channel = "news:ks";
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUBSCRIBE %s %s", set_event.c_str(), channel.c_str()),
+            REDIS_OK);
+  EXPECT_EQ(nextFrames(sub.get(), 2),
+            (std::vector<std::string>{"[subscribe, " + set_event + ", (integer) 1]",
+                                      "[subscribe, " + channel + ", (integer) 2]"}));
+  EXPECT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", "*"}).get()),
+            "[psubscribe, *, (integer) 3]");
+  // Each keyspace name is held on every primary; the others on the subscriber's home node alone.
+  auto subscribed = [&](const std::string& name, const std::string& kind) {
+    long long n = 0;
+    for (int p : direct_->primaries()) {
+      ReplyPtr r = kind == "NUMPAT" ? direct_->onNode(p, {"PUBSUB", kind})
+                                    : direct_->onNode(p, {"PUBSUB", kind, name});
+      if (kind == "NUMPAT") {
+        n += integerOf(r);
+      } else if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        n += r->element[1]->integer;
+      }
+    }
+    return n;
+  };
+  EXPECT_EQ(subscribed(set_event, "NUMSUB"), 3);
+  EXPECT_EQ(subscribed(channel, "NUMSUB"), 1);
+  EXPECT_EQ(subscribed("", "NUMPAT"), 3);
+
+  // Each SET: the event on the channel, and both notifications through the pattern.
+  std::vector<std::string> want;
+  for (const std::string& k : keys) {
+    EXPECT_REPLY(proxied({"SET", k, "v"}), "OK");
+    want.push_back("[message, " + set_event + ", " + k + "]");
+    want.push_back("[pmessage, *, " + set_event + ", " + k + "]");
+    want.push_back("[pmessage, *, __keyspace@0__:" + k + ", set]");
+  }
+  EXPECT_EQ(integerOf(proxied({"PUBLISH", channel, "hello"})), 1);
+  want.push_back("[message, " + channel + ", hello]");
+  want.push_back("[pmessage, *, " + channel + ", hello]");
+  std::vector<std::string> got = nextFrames(sub.get(), static_cast<int>(want.size()));
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  // Nothing twice: what comes next is the notifications of later writes on every primary (a
+  // copy would have come from its node before them).
+  want.clear();
+  for (const std::string& k : keys) {
+    EXPECT_REPLY(proxied({"SET", k + ":after", "v"}), "OK");
+    want.push_back("[message, " + set_event + ", " + k + ":after]");
+    want.push_back("[pmessage, *, " + set_event + ", " + k + ":after]");
+    want.push_back("[pmessage, *, __keyspace@0__:" + k + ":after, set]");
+  }
+  got = nextFrames(sub.get(), static_cast<int>(want.size()));
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+
+  // Unsubscribing stops them everywhere, in order with the replies.
+  EXPECT_EQ(describe(command(sub.get(), {"PUNSUBSCRIBE", "*"}).get()),
+            "[punsubscribe, *, (integer) 2]");
+  EXPECT_TRUE(waitFor([&] { return subscribed("", "NUMPAT") == 0; }, 5000));
+  want.clear();
+  for (const std::string& k : keys) {
+    EXPECT_EQ(integerOf(proxied({"DEL", k})), 1);
+    EXPECT_REPLY(proxied({"SET", k, "w"}), "OK");
+    want.push_back("[message, " + set_event + ", " + k + "]");
+  }
+  got = nextFrames(sub.get(), 3);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(describe(command(sub.get(), {"UNSUBSCRIBE", set_event}).get()),
+            "[unsubscribe, " + set_event + ", (integer) 1]");
+  EXPECT_TRUE(waitFor([&] { return subscribed(set_event, "NUMSUB") == 0; }, 5000));
+  EXPECT_EQ(describe(command(sub.get(), {"UNSUBSCRIBE"}).get()),
+            "[unsubscribe, " + channel + ", (integer) 0]");
+  EXPECT_REPLY(command(sub.get(), {"GET", keys[1]}), "w");
+
+  // A notification connection that fails costs the subscriber nothing: the proxy opens another
+  // (at the client's next command or the next topology refresh), and the node's notifications
+  // come again.
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUBSCRIBE %s %s", set_event.c_str(), channel.c_str()),
+            REDIS_OK);
+  EXPECT_EQ(nextFrames(sub.get(), 2),
+            (std::vector<std::string>{"[subscribe, " + set_event + ", (integer) 1]",
+                                      "[subscribe, " + channel + ", (integer) 2]"}));
+  int victim = -1;  // a primary other than the subscriber's home node
+  for (int p : direct_->primaries()) {
+    ReplyPtr r = direct_->onNode(p, {"PUBSUB", "NUMSUB", channel});
+    ASSERT_TRUE(r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    if (r->element[1]->integer == 0) victim = p;
+  }
+  ASSERT_NE(victim, -1);
+  std::string victim_key;
+  for (const std::string& k : keys) {
+    if (direct_->ownerOf(k) == victim) victim_key = k;
+  }
+  EXPECT_EQ(integerOf(direct_->onNode(victim, {"CLIENT", "KILL", "TYPE", "pubsub"})), 1);
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  EXPECT_TRUE(waitFor([&] { return subscribed(set_event, "NUMSUB") == 3; }, 15000));
+  EXPECT_REPLY(proxied({"SET", victim_key, "again"}), "OK");
+  EXPECT_EQ(nextFrames(sub.get(), 1),
+            std::vector<std::string>{"[message, " + set_event + ", " + victim_key + "]"});
+  EXPECT_EQ(describe(command(sub.get(), {"RESET"}).get()), "RESET");
+  EXPECT_TRUE(waitFor([&] { return subscribed(set_event, "NUMSUB") == 0; }, 5000));
+
+  for (int i = 0; i < cluster_->size(); ++i) {
+    ContextPtr node(cluster_->connectNode(i));
+    if (node) command(node.get(), {"CONFIG", "SET", "notify-keyspace-events", ""});
+  }
+}
+
 // The same in RESP3: push frames with the client's counts, and other commands run between.
 TEST_F(BasicTest, Resp3ShardChannelsOfSeveralPrimariesShareOneClientConnection) {
   std::vector<std::string> shard;
