@@ -685,6 +685,16 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // commands wait until the nodes have answered, then run as usual. If a lane's connection fails,
 // the client is disconnected, as the node's death would disconnect it; its library reconnects
 // and subscribes again.
+//
+// Keyspace channels and patterns (router/keyspace.h) are also held on a mirror connection to
+// every other reachable primary, sent before the home lane's command, which waits for the
+// mirrors' replies (those are the proxy's): the client has its subscription reply once every
+// node publishes to it. A mirror passes on notifications alone, and only for what the client
+// holds. Mirrors follow the map (a new primary gets one, a demoted node's closes) and a failed
+// one is opened again by the next sync instead of disconnecting the client: no notification
+// is lost that a reconnection would have brought back. A home node that is no longer a primary
+// publishes notifications of the writes it replicates: those are dropped, the primary's mirror
+// passes them on.
 
 void Worker::Subscriber::Lane::send(std::span<const std::string_view> args, std::string_view raw) {
   std::string encoded;

@@ -1,0 +1,141 @@
+// Keyspace notifications through failovers: a subscriber through slotproxy hears the
+// notifications of every primary exactly once while its home node is demoted by a graceful
+// failover and promoted back, and while another primary is killed and its replica takes over;
+// it is never disconnected for a node that is not its home. Net 127.0.28.0/24.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
+
+#include "tests/integration/failover/scenario.h"
+#include "tests/integration/fixture/helpers.h"
+
+namespace slotproxy::testing {
+namespace {
+
+constexpr int kNet = kNetFailover + 8;
+constexpr std::array<int, 3> kSlots = {0, 8000, 16000};  // one per primary of the fixture
+// The notifications of the test's own keys (the fixture writes keys of its own).
+const std::string kPattern = "__keyspace@0__:ksf:*";
+
+std::vector<std::string> frames(redisContext* c, size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(c, &reply) != REDIS_OK) {
+      out.push_back(std::string("(read failed: ") + c->errstr + ")");
+      break;
+    }
+    ReplyPtr r(static_cast<redisReply*>(reply));
+    out.push_back(describe(r.get()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(KeyspaceFailoverTest, NotificationsOfEveryPrimaryComeOnceThroughFailovers) {
+  if (!ProxyProcess::available()) {
+    GTEST_SKIP() << "no slotproxy binary";
+  }
+  LocalCluster cluster({.net = kNet});
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
+  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
+  for (int i = 0; i < cluster.size(); ++i) {
+    ContextPtr node(cluster.connectNode(i));
+    ASSERT_NE(node, nullptr);
+    ASSERT_TRUE(replyIs(
+        command(node.get(), {"CONFIG", "SET", "notify-keyspace-events", "K$"}).get(), "OK"));
+  }
+  auto numsub = [&](int node) {  // subscribers of the ordinary channel
+    ContextPtr c(cluster.connectNode(node));
+    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMSUB", "plain"}) : nullptr;
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  auto numpat = [&](int node) {  // patterns held
+    ContextPtr c(cluster.connectNode(node));
+    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMPAT"}) : nullptr;
+    return r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  };
+
+  ContextPtr sub = connectTo(proxy.address(), 1000, 10000);  // a lost notification fails in 10 s
+  ASSERT_NE(sub, nullptr);
+  ASSERT_EQ(describe(command(sub.get(), {"SUBSCRIBE", "plain"}).get()),
+            "[subscribe, plain, (integer) 1]");
+  ASSERT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", kPattern}).get()),
+            "[psubscribe, " + kPattern + ", (integer) 2]");
+  int home = -1;  // the primary holding the ordinary channel: the subscriber's home node
+  for (int p : cluster.primaries()) {
+    if (numsub(p) == 1) home = p;
+  }
+  ASSERT_NE(home, -1);
+
+  ContextPtr client(proxy.connect());
+  ASSERT_NE(client, nullptr);
+  // A write in each primary's slots: each notification once, and nothing else before the next
+  // round's (a copy from another node would come before them).
+  auto expectEachOnce = [&](const std::string& round) {
+    SCOPED_TRACE(round);
+    for (const std::string& batch : {round, round + ":next"}) {
+      std::vector<std::string> want;
+      for (const int slot : kSlots) {
+        const std::string key = keyInSlot(slot, "ksf:" + batch + ":");
+        EXPECT_TRUE(replyIs(command(client.get(), {"SET", key, "v"}).get(), "OK"));
+        want.push_back("[pmessage, " + kPattern + ", __keyspace@0__:" + key + ", set]");
+      }
+      std::sort(want.begin(), want.end());
+      EXPECT_EQ(frames(sub.get(), want.size()), want);
+    }
+  };
+  expectEachOnce("healthy");
+
+  // The home node demoted: it still publishes the notifications of the writes it replicates,
+  // and its replica, now primary, gets a mirror; then the failback.
+  int home_slot = -1;
+  for (const int slot : kSlots) {
+    if (cluster.primaryOfSlot(slot) == home) home_slot = slot;
+  }
+  ASSERT_NE(home_slot, -1);
+  const int replica = cluster.replicaOf(home);
+  ASSERT_GE(replica, 0);
+  for (const auto& [from, to] : {std::pair{home, replica}, std::pair{replica, home}}) {
+    logEvent("CLUSTER FAILOVER on " + cluster.address(to));
+    ContextPtr c(cluster.connectNode(to));
+    ASSERT_TRUE(replyIs(command(c.get(), {"CLUSTER", "FAILOVER"}).get(), "OK"));
+    ASSERT_TRUE(waitPrimary(cluster, home_slot, to, 20000).has_value());
+    ASSERT_TRUE(cluster.waitClusterOk(kClusterTimeoutMs, &error)) << error;
+    ASSERT_TRUE(cluster.waitReplicasSynced(kClusterTimeoutMs, &error)) << error;
+    // The proxy's map follows (a 1 s refresh): a mirror on the replica while it is primary.
+    const long long mirrored = to == replica ? 1 : 0;
+    EXPECT_TRUE(waitFor([&] { return numpat(replica) == mirrored; }, 10000));
+    expectEachOnce(to == replica ? "home-demoted" : "home-promoted");
+  }
+
+  // Another primary killed: the subscriber stays, and hears its replica once promoted.
+  int victim = -1;
+  int victim_slot = -1;
+  for (const int slot : kSlots) {
+    if (cluster.primaryOfSlot(slot) != home) {
+      victim_slot = slot;
+      victim = cluster.primaryOfSlot(slot);
+    }
+  }
+  ASSERT_NE(victim, -1);
+  const int heir = cluster.replicaOf(victim);
+  ASSERT_GE(heir, 0);
+  logEvent("SIGKILL " + cluster.address(victim));
+  cluster.kill(victim);
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  ASSERT_TRUE(waitPrimary(cluster, victim_slot, heir, 20000).has_value());
+  EXPECT_TRUE(waitFor([&] { return numpat(heir) == 1; }, 10000));
+  expectEachOnce("after-kill");
+  EXPECT_TRUE(proxy.running());
+}
+
+}  // namespace
+}  // namespace slotproxy::testing
