@@ -1409,6 +1409,50 @@ TEST_F(BasicTest, KeyspaceNotificationsOfEveryPrimaryReachOneSubscriberOnce) {
   }
 }
 
+// The same in RESP3: every primary's notifications as push frames, between the replies of the
+// commands the client runs meanwhile.
+TEST_F(BasicTest, Resp3SubscribersGetKeyspaceNotificationsOfEveryPrimary) {
+  auto configure = [&](const std::string& events) {
+    for (int i = 0; i < cluster_->size(); ++i) {
+      ContextPtr node(cluster_->connectNode(i));
+      ASSERT_NE(node, nullptr);
+      EXPECT_REPLY(command(node.get(), {"CONFIG", "SET", "notify-keyspace-events", events}), "OK");
+    }
+  };
+  configure("K$");
+  std::vector<std::string> keys;  // one per primary
+  std::set<int> owners;
+  for (int slot = 7; keys.size() < 3; slot += 587) {
+    const std::string k = keyInSlot(slot, "r3ks:");
+    if (owners.insert(direct_->ownerOf(k)).second) keys.push_back(k);
+  }
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  const std::string pattern = "__keyspace@0__:r3ks:*";
+  auto bulk = [](const std::string& s) {
+    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+  };
+  EXPECT_EQ(resp3Frames(*c, {{"PSUBSCRIBE", pattern}}),
+            std::vector<std::string>{">3\r\n" + bulk("psubscribe") + bulk(pattern) + ":1\r\n"});
+  std::vector<std::vector<std::string>> sets;
+  std::vector<std::string> want;
+  for (const std::string& k : keys) {
+    sets.push_back({"SET", k, "v"});
+    want.push_back("+OK\r\n");
+    want.push_back(">4\r\n" + bulk("pmessage") + bulk(pattern) + bulk("__keyspace@0__:" + k) +
+                   bulk("set"));
+  }
+  std::vector<std::string> got = resp3Frames(*c, sets, want.size());
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(resp3Frames(*c, {{"PUNSUBSCRIBE"}, {"GET", keys[2]}}),
+            (std::vector<std::string>{">3\r\n" + bulk("punsubscribe") + bulk(pattern) + ":0\r\n",
+                                      "$1\r\nv\r\n"}));
+  configure("");
+}
+
 // The same in RESP3: push frames with the client's counts, and other commands run between.
 TEST_F(BasicTest, Resp3ShardChannelsOfSeveralPrimariesShareOneClientConnection) {
   std::vector<std::string> shard;
