@@ -11,7 +11,11 @@
 //    for well-formed parts, and a slotproxy error (never a crash or overflow) for ill-formed ones;
 //  - likewise mergeFanOut for a kAllPrimaries command over one to four primaries' replies (the
 //    exact merge checked for the summing kinds).
+//  - a subscriber's keyspace mirrors (router/keyspace.h) get only keyspace names the command
+//    gave, under its own name, and a command that adds one leaves something to mirror; the
+//    pub/sub frame parser's views lie inside the bytes it was given.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +29,7 @@
 #include "proxy/resp/decoder.h"
 #include "proxy/resp/encoder.h"
 #include "proxy/router/fan_out.h"
+#include "proxy/router/keyspace.h"
 #include "proxy/router/router.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -285,8 +290,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   resp::RequestDecoder decoder(router::fuzzLimits());
   std::vector<uint32_t> keys;
   std::vector<std::string_view> args;
+  router::KeyspaceInterest keyspace;
   size_t off = 0;
   for (size_t n = 0; n < router::kMaxCommands && off < input.size(); ++n) {
+    const std::string_view rest = input.substr(off);
+    const router::PubSubFrame frame = router::parsePubSubFrame(rest);
+    for (const std::string_view view : {frame.name, frame.channel}) {
+      fuzz::check(view.empty() || (view.data() >= rest.data() &&
+                                   view.data() + view.size() <= rest.data() + rest.size()),
+                  "pub/sub frame views inside the frame");
+    }
     size_t consumed = 0;
     if (decoder.decode(input.substr(off), &consumed) != resp::Status::kOk) break;
     args.assign(decoder.args().begin(), decoder.args().end());
@@ -294,6 +307,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The bytes after this command choose the parts' replies (the command's own bytes would tie
     // the replies to the keys).
     if (!args.empty()) router::checkCommand(args, &keys, input.substr(off));
+    if (!args.empty()) {
+      const bool adds = router::KeyspaceInterest::adds(args);
+      const std::vector<std::string> mirrored = keyspace.sent(args);
+      fuzz::check(!adds || !keyspace.empty(), "a keyspace subscription leaves something mirrored");
+      fuzz::check(mirrored.empty() || mirrored[0] == args[0], "mirrored under the command's name");
+      for (size_t i = 1; i < mirrored.size(); ++i) {
+        fuzz::check(std::find(args.begin() + 1, args.end(), mirrored[i]) != args.end(),
+                    "mirrored names come from the command");
+        fuzz::check(router::mayMatchKeyspace(mirrored[i]), "mirrored names are keyspace names");
+      }
+    }
   }
   return 0;
 }
