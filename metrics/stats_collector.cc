@@ -257,6 +257,14 @@ std::vector<MetricFamily> StatsCollector::Collect() const {
       family(out, "read_retries_total",
              "Read-only requests resent after their node connection died.", MetricType::Counter),
       loadD(s.read_retries));
+  addValue(family(out, "script_reloads_total",
+                  "EVALSHAs answered NOSCRIPT by a node lacking a script loaded through the proxy, "
+                  "run again after loading it there.",
+                  MetricType::Counter),
+           loadD(s.script_reloads));
+  addValue(family(out, "scripts_cached", "Scripts loaded through the proxy that it keeps.",
+                  MetricType::Gauge),
+           static_cast<double>(s.scripts.size()));
   addValue(family(out, "outcome_unknown_total",
                   "Writes answered \"outcome unknown\": their node died with them in flight, or "
                   "acknowledged them after it stopped being a primary.",

@@ -88,9 +88,12 @@ void BackendConn::connect(const std::string& ip, uint16_t port) {
 void BackendConn::send(Request* request, bool asking) {
   if (state_ == State::kIdle) connect(node_->ip(), node_->port());
   request->sent_ms = 0;
-  // Replies that come before the request's own: ASKING's, and a transaction's MULTI and QUEUED.
-  const size_t ahead = (asking ? 1 : 0) + (request->tx ? request->tx_commands + 1 : 0);
+  // Replies that come before the request's own: its prelude's, ASKING's (right before the
+  // command it is for), and a transaction's MULTI and QUEUED.
+  const size_t ahead = (request->prelude.empty() ? 0u : 1u) + (asking ? 1u : 0u) +
+                       (request->tx ? request->tx_commands + 1u : 0u);
   if (ahead != 0) {
+    out_.append(request->prelude);
     if (asking) out_.append(kAsking);
     fifo_.insert(fifo_.end(), ahead, nullptr);
   }
@@ -114,6 +117,18 @@ void BackendConn::sendRaw(std::string_view bytes) {
   if (state_ == State::kIdle) {
     fail("cannot connect to " + node_->address());
   } else if (state_ == State::kConnected && first) {
+    events_.wantFlush(*this);
+  }
+}
+
+void BackendConn::sendUnanswered(std::string_view bytes, size_t replies) {
+  if (state_ == State::kIdle) connect(node_->ip(), node_->port());
+  out_.append(bytes);
+  fifo_.insert(fifo_.end(), replies, nullptr);
+  unsent_ += replies;
+  if (state_ == State::kIdle) {
+    fail("cannot connect to " + node_->address());
+  } else if (state_ == State::kConnected && unsent_ == replies) {
     events_.wantFlush(*this);
   }
 }

@@ -74,6 +74,9 @@ class BackendConn {
   void setSubscriber() { subscriber_ = blocking_ = true; }
   bool subscriber() const { return subscriber_; }
   void sendRaw(std::string_view bytes);
+  // Queues `replies` commands of the proxy's own (`bytes`) ahead of later requests; their
+  // replies are dropped.
+  void sendUnanswered(std::string_view bytes, size_t replies);
   // True when every request in the FIFO has lost its client (or there is none).
   bool abandoned() const;
   // Takes every request out of the FIFO (for a connection about to be destroyed).
@@ -82,7 +85,8 @@ class BackendConn {
   bool idle() const { return state_ == State::kIdle; }
   size_t inFlight() const { return fifo_.size(); }
 
-  // Queues `request` (its payload, preceded by ASKING when `asking`), connecting first if needed.
+  // Queues `request` (its prelude, then ASKING when `asking`, then its payload), connecting
+  // first if needed.
   void send(Request* request, bool asking);
   // Hands the queued bytes to the kernel.
   void flush();

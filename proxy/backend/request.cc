@@ -28,7 +28,7 @@ Request* Request::make() {
 
 void Request::release(Request* r) {
   if (tls_free.items.size() >= kMaxFree || r->payload.capacity() > kMaxKeptCapacity ||
-      r->reply.capacity() > kMaxKeptCapacity) {
+      r->reply.capacity() > kMaxKeptCapacity || r->prelude.capacity() > kMaxKeptCapacity) {
     delete r;
     return;
   }
@@ -60,6 +60,7 @@ void Request::release(Request* r) {
   r->tx_commands = 0;
   r->watched = false;
   r->ahead_error.clear();
+  r->prelude.clear();
   tls_free.items.push_back(r);
 }
 

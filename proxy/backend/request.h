@@ -59,6 +59,9 @@ struct Request {
   bool tx = false;
   uint32_t tx_commands = 0;
   std::string ahead_error;
+  // Sent just before `payload`, its reply dropped: the SCRIPT LOAD of an EVALSHA that met a node
+  // lacking its script (Worker::handleErrorReply), sent again with it if need be.
+  std::string prelude;
   // Travels on its client's WATCH connection (Worker::dispatchWatched): a WATCH, or the EXEC
   // (`tx`) of a transaction that follows one.
   bool watched = false;

@@ -11,6 +11,7 @@
 
 #include "proxy/cluster/open_slots.h"
 #include "proxy/cluster/slot_map.h"
+#include "proxy/server/script_cache.h"
 
 namespace slotproxy::server {
 
@@ -77,6 +78,7 @@ struct Stats {
   std::array<std::atomic<uint64_t>, kTriggerNames.size()> refreshes{};
   std::atomic<uint64_t> refresh_failures{0};
   std::atomic<uint64_t> unknown_commands{0};
+  std::atomic<uint64_t> script_reloads{0};  // EVALSHAs run again after loading their script
   // Bumped by an admin action (POST /refresh): every worker refreshes its slot map once.
   mutable std::atomic<uint64_t> refresh_requests{0};
   // SIGTERM received: /readyz answers 503 so that no new traffic is sent here.
@@ -107,6 +109,8 @@ struct Stats {
   // redirect), summed over the workers; exported for the nodes of the current map only.
   std::unordered_map<std::string, int64_t> backend_connections;
   cluster::SlotMapPtr map;
+  // Scripts loaded through the proxy (script_cache.h), shared by the workers: locks of its own.
+  ScriptCache scripts;
   // Slots the primaries of the map report migrating or importing (Refresher::checkOpenSlots).
   std::vector<cluster::OpenSlot> open_slots;
   std::string last_trigger;

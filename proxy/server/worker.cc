@@ -137,6 +137,11 @@ Worker::Worker(const config::Config& config, uv_loop_t* loop, Stats& stats)
   reply_limits_.max_array_len = uint64_t{1} << 32;
   reply_limits_.max_depth = 1024;
   refresher_ = std::make_unique<Refresher>(*this);
+  for (const auto& [name, id] :
+       {std::pair{"evalsha", &evalsha_id_}, {"evalsha_ro", &evalsha_ro_id_}}) {
+    const std::string_view args[] = {name};
+    *id = command::lookup(args)->id;
+  }
 }
 
 Worker::~Worker() {
@@ -434,6 +439,19 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
   // A node the map says failed (or left out) will not answer soon, if ever: its requests are
   // failed at once (reads retried elsewhere, writes "outcome unknown") instead of waiting for
   // the request timeout.
+  // A node newly primary (a promoted replica, a primary added) lacks the scripts loaded through
+  // the proxy: Redis does not replicate SCRIPT LOAD. They go first on its connections, ahead
+  // of any EVALSHA.
+  size_t script_count = 0;
+  std::string load_scripts;
+  for (BackendNode* node : primaries) {
+    if (primaries_.contains(node)) continue;
+    if (load_scripts.empty()) load_scripts = stats_.scripts.loadCommands(&script_count);
+    if (script_count == 0) break;
+    node->forEachShared(
+        [&](BackendConn& conn) { conn.sendUnanswered(load_scripts, script_count); });
+  }
+  primaries_ = primaries;
   std::unordered_set<BackendNode*> alive_in_map(live_.begin(), live_.end());
   std::deque<Request*> taken_back;
   for (auto& [key, node] : nodes_) {
@@ -1530,6 +1548,25 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
     dispatch(r);
     return;
   }
+  if (message.starts_with("NOSCRIPT") && r->prelude.empty() && !r->tx && !r->watched &&
+      r->client != nullptr && r->next == nullptr &&
+      (r->cmd_id == evalsha_id_ || r->cmd_id == evalsha_ro_id_)) {
+    // A node without a script loaded through the proxy (one restarted, or made primary before
+    // installMap loaded the scripts there): loaded there, and the EVALSHA runs again, once. Only
+    // for its client's last command so far: the commands pipelined after it have run already,
+    // and must not see it run later (they get Redis's NOSCRIPT, which client libraries handle).
+    resp::RequestDecoder decoder(limits_);
+    size_t consumed = 0;
+    if (decoder.decode(r->payload, &consumed) == resp::Status::kOk && decoder.args().size() > 1) {
+      if (std::optional<std::string> script = stats_.scripts.find(decoder.args()[1])) {
+        const std::string_view load[] = {"SCRIPT", "LOAD", *script};
+        resp::appendCommand(r->prelude, load);
+        stats_.script_reloads.fetch_add(1, std::memory_order_relaxed);
+        dispatch(r);
+        return;
+      }
+    }
+  }
   if (tryAgainError(message)) {  // until failover-hold runs out (then the hold sweep answers)
     if (message.starts_with("CLUSTERDOWN") || message.starts_with("READONLY")) {
       refresher_->trigger(Trigger::kClusterDown);
@@ -1698,10 +1735,20 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
   std::string payload(raw);
   if (payload.empty()) resp::appendCommand(payload, args);
   const command::Merge merge = cmd.merge;
+  // SCRIPT LOAD: the script is remembered under the SHA1 the nodes answer, for the primaries
+  // that will lack it (script_cache.h). SCRIPT FLUSH forgets them all.
+  std::string script;
+  if (cmd.name == "script|load") script.assign(args[2]);
+  if (cmd.name == "script|flush") stats_.scripts.clear();
   sendParts(
       client, args, cmd, slots.size(),
-      [merge](std::span<const std::string> replies, std::string* out) {
+      [merge, script = std::move(script), &scripts = stats_.scripts](
+          std::span<const std::string> replies, std::string* out) {
         router::mergeFanOut(merge, replies, out);
+        // $40 <sha1>: every primary loaded it.
+        if (!script.empty() && out->size() == 47 && out->starts_with("$40\r\n")) {
+          scripts.remember(std::string_view(*out).substr(5, 40), script);
+        }
       },
       [&](size_t i, Request* part) {
         part->payload = payload;

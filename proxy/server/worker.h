@@ -242,6 +242,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   std::vector<backend::BackendNode*> route_;  // map_ node index -> node
   std::vector<backend::BackendNode*> live_;   // like route_, null where the map says failed
   std::vector<bool> owns_;                    // map_ node index -> owns at least one slot
+  std::unordered_set<backend::BackendNode*> primaries_;  // the live primaries of map_
   std::unordered_map<std::string, std::unique_ptr<backend::BackendNode>>
       nodes_;                                          // by id or "@ip:port"
   std::deque<backend::Request*> held_;                 // in arrival order
@@ -250,6 +251,8 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   uint64_t map_version_ = 0;
 
   std::unordered_set<client::ClientConn*> clients_;
+  uint16_t evalsha_id_ = 0;  // command ids of EVALSHA, EVALSHA_RO (NOSCRIPT: handleErrorReply)
+  uint16_t evalsha_ro_id_ = 0;
   uint64_t next_client_id_ = 1;
   std::vector<client::ClientConn*> flush_clients_;
   std::vector<backend::BackendConn*> flush_backends_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -940,6 +941,68 @@ TEST_F(BasicTest, OptimisticIncrementsOverWatchLoseNoUpdate) {
 // PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/SHARDNUMSUB count the subscribers of every
 // primary: slotproxy's subscribers are spread over them (SUBSCRIBE goes to any primary,
 // SSUBSCRIBE to the shard channel's), so one node's answer would count only its share.
+// Redis 7 does not replicate SCRIPT LOAD: a promoted replica, or a primary added later, answers
+// EVALSHA with NOSCRIPT. The proxy loads a script it loaded before on that node and runs the
+// EVALSHA again, so the client never sees NOSCRIPT for it; SCRIPT FLUSH through the proxy
+// forgets its scripts, as Redis does.
+TEST_F(BasicTest, EvalshaOfAScriptLoadedThroughTheProxyRunsWhereItWasLost) {
+  const std::string writer = "return redis.call('INCR', KEYS[1])";
+  const std::string reader = "return redis.call('GET', KEYS[1])";
+  ReplyPtr loaded = proxied({"SCRIPT", "LOAD", writer});
+  ASSERT_TRUE(loaded != nullptr && loaded->type == REDIS_REPLY_STRING) << describe(loaded.get());
+  const std::string write_sha = str(loaded.get());
+  loaded = proxied({"SCRIPT", "LOAD", reader});
+  ASSERT_TRUE(loaded != nullptr && loaded->type == REDIS_REPLY_STRING) << describe(loaded.get());
+  const std::string read_sha = str(loaded.get());
+  const std::string key = keyInSlot(9000, "script:");
+  const int node = direct_->ownerOf(key);
+  EXPECT_EQ(integerOf(proxied({"EVALSHA", write_sha, "1", key})), 1);
+  const std::string reloads = "slotproxy_script_reloads_total";
+  const double before = scrapeMetric(proxy_->adminAddress(), reloads).value_or(-1);
+  EXPECT_GE(before, 0);
+
+  // The node loses its scripts behind the proxy's back, as a promoted replica has none.
+  auto flushNode = [&] {
+    EXPECT_EQ(describe(direct_->onNode(node, {"SCRIPT", "FLUSH"}).get()), "OK");
+    EXPECT_EQ(describe(direct_->onNode(node, {"SCRIPT", "EXISTS", write_sha}).get()),
+              "[(integer) 0]");
+  };
+  flushNode();
+  EXPECT_EQ(integerOf(proxied({"EVALSHA", write_sha, "1", key})), 2);
+  EXPECT_EQ(describe(direct_->onNode(node, {"SCRIPT", "EXISTS", write_sha, read_sha}).get()),
+            "[(integer) 1, (integer) 0]");
+  flushNode();
+  // Pipelined: an EVALSHA with commands after it gets Redis's NOSCRIPT (they have run already:
+  // it must not run after them); the last one is loaded and run.
+  std::string upper = read_sha;  // either case, as Redis takes it
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::vector<std::string>& c : std::vector<std::vector<std::string>>{
+           {"EVALSHA_RO", upper, "1", key}, {"GET", key}, {"EVALSHA", write_sha, "1", key}}) {
+    std::vector<const char*> argv;
+    for (const std::string& a : c) argv.push_back(a.c_str());
+    ASSERT_EQ(
+        redisAppendCommandArgv(conn_.get(), static_cast<int>(argv.size()), argv.data(), nullptr),
+        REDIS_OK);
+  }
+  std::vector<std::string> got = nextFrames(conn_.get(), 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].rfind("(error) NOSCRIPT", 0), 0u) << got[0];
+  EXPECT_EQ(got[1], "2");
+  EXPECT_EQ(got[2], "(integer) 3");
+  EXPECT_EQ(describe(proxied({"EVALSHA_RO", upper, "1", key}).get()), "3");
+  EXPECT_EQ(scrapeMetric(proxy_->adminAddress(), reloads), before + 3);
+
+  // A script the proxy never loaded, and every script after SCRIPT FLUSH through the proxy: the
+  // node's NOSCRIPT, as from Redis.
+  ReplyPtr never = proxied({"EVALSHA", std::string(40, 'f'), "1", key});
+  ASSERT_NE(never, nullptr);
+  EXPECT_EQ(describe(never.get()).rfind("(error) NOSCRIPT", 0), 0u) << describe(never.get());
+  EXPECT_EQ(describe(proxied({"SCRIPT", "FLUSH"}).get()), "OK");
+  ReplyPtr flushed = proxied({"EVALSHA", write_sha, "1", key});
+  ASSERT_NE(flushed, nullptr);
+  EXPECT_EQ(describe(flushed.get()).rfind("(error) NOSCRIPT", 0), 0u) << describe(flushed.get());
+}
+
 TEST_F(BasicTest, PubsubIntrospectionCountsTheSubscribersOfEveryPrimary) {
   const std::string channel = "intro:news";
   std::vector<ContextPtr> subscribers;

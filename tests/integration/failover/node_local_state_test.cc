@@ -1,7 +1,10 @@
-// Keyspace notifications through failovers: a subscriber through slotproxy hears the
-// notifications of every primary exactly once while its home node is demoted by a graceful
-// failover and promoted back, and while another primary is killed and its replica takes over;
-// it is never disconnected for a node that is not its home. Net 127.0.28.0/24.
+// What each Redis node keeps for itself, through failovers (a graceful one of the subscriber's
+// home node and back, then another primary killed and its replica promoted):
+//  - keyspace notifications: a subscriber through slotproxy hears those of every primary exactly
+//    once, and is never disconnected for a node that is not its home;
+//  - scripts: Redis does not replicate SCRIPT LOAD, yet pipelined EVALSHAs of a script loaded
+//    through slotproxy run on every new primary without a NOSCRIPT.
+// Net 127.0.28.0/24.
 
 #include <gtest/gtest.h>
 
@@ -36,7 +39,7 @@ std::vector<std::string> frames(redisContext* c, size_t n) {
   return out;
 }
 
-TEST(KeyspaceFailoverTest, NotificationsOfEveryPrimaryComeOnceThroughFailovers) {
+TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) {
   if (!ProxyProcess::available()) {
     GTEST_SKIP() << "no slotproxy binary";
   }
@@ -93,6 +96,31 @@ TEST(KeyspaceFailoverTest, NotificationsOfEveryPrimaryComeOnceThroughFailovers) 
     }
   };
   expectEachOnce("healthy");
+  ReplyPtr loaded = command(client.get(), {"SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"});
+  ASSERT_TRUE(loaded != nullptr && loaded->type == REDIS_REPLY_STRING);
+  const std::string sha(loaded->str, loaded->len);
+  // An EVALSHA in every primary's slots, pipelined: each has a command after it, so a NOSCRIPT
+  // would reach the client (slotproxy loads a script and retries only for a client's last
+  // command): the scripts must be on a new primary before the first EVALSHA.
+  auto expectScriptsRun = [&](const std::string& round) {
+    SCOPED_TRACE(round);
+    std::vector<std::string> keys;
+    for (const int slot : kSlots) keys.push_back(keyInSlot(slot, "script:" + round + ":"));
+    for (const std::string& key : keys) {
+      ASSERT_EQ(redisAppendCommand(client.get(), "EVALSHA %s 1 %s", sha.c_str(), key.c_str()),
+                REDIS_OK);
+    }
+    ASSERT_EQ(redisAppendCommand(client.get(), "PING"), REDIS_OK);
+    std::vector<std::string> got;
+    for (size_t i = 0; i <= keys.size(); ++i) {
+      void* reply = nullptr;
+      ASSERT_EQ(redisGetReply(client.get(), &reply), REDIS_OK);
+      ReplyPtr r(static_cast<redisReply*>(reply));
+      got.push_back(describe(r.get()));
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"(integer) 1", "(integer) 1", "(integer) 1", "PONG"}));
+  };
+  expectScriptsRun("healthy");
 
   // The home node demoted: it still publishes the notifications of the writes it replicates,
   // and its replica, now primary, gets a mirror; then the failback.
@@ -114,6 +142,7 @@ TEST(KeyspaceFailoverTest, NotificationsOfEveryPrimaryComeOnceThroughFailovers) 
     const long long mirrored = to == replica ? 1 : 0;
     EXPECT_TRUE(waitFor([&] { return numpat(replica) == mirrored; }, 10000));
     expectEachOnce(to == replica ? "home-demoted" : "home-promoted");
+    expectScriptsRun(to == replica ? "home-demoted" : "home-promoted");
   }
 
   // Another primary killed: the subscriber stays, and hears its replica once promoted.
@@ -134,6 +163,7 @@ TEST(KeyspaceFailoverTest, NotificationsOfEveryPrimaryComeOnceThroughFailovers) 
   ASSERT_TRUE(waitPrimary(cluster, victim_slot, heir, 20000).has_value());
   EXPECT_TRUE(waitFor([&] { return numpat(heir) == 1; }, 10000));
   expectEachOnce("after-kill");
+  expectScriptsRun("after-kill");
   EXPECT_TRUE(proxy.running());
 }
 
