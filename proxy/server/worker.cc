@@ -431,14 +431,6 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
       primary_addresses.insert(route_[i]->address());
     }
   }
-  // A node the map no longer names as a live primary is not trusted with what it still has in
-  // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
-  // What it has not been sent goes elsewhere now; what it has is suspect (onReply): its MOVED
-  // answers are followed, its other answers are not believed. (A node known only by address
-  // from a MOVED, at the address of a live primary, is that primary under another key.)
-  // A node the map says failed (or left out) will not answer soon, if ever: its requests are
-  // failed at once (reads retried elsewhere, writes "outcome unknown") instead of waiting for
-  // the request timeout.
   // A node newly primary (a promoted replica, a primary added) lacks the scripts loaded through
   // the proxy: Redis does not replicate SCRIPT LOAD. They go first on its connections, ahead
   // of any EVALSHA.
@@ -452,6 +444,14 @@ void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
         [&](BackendConn& conn) { conn.sendUnanswered(load_scripts, script_count); });
   }
   primaries_ = primaries;
+  // A node the map no longer names as a live primary is not trusted with what it still has in
+  // flight: a demoted master may acknowledge writes it will discard when it rejoins as a replica.
+  // What it has not been sent goes elsewhere now; what it has is suspect (onReply): its MOVED
+  // answers are followed, its other answers are not believed. (A node known only by address
+  // from a MOVED, at the address of a live primary, is that primary under another key.)
+  // A node the map says failed (or left out) will not answer soon, if ever: its requests are
+  // failed at once (reads retried elsewhere, writes "outcome unknown") instead of waiting for
+  // the request timeout.
   std::unordered_set<BackendNode*> alive_in_map(live_.begin(), live_.end());
   std::deque<Request*> taken_back;
   for (auto& [key, node] : nodes_) {
@@ -1737,8 +1737,8 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
   const command::Merge merge = cmd.merge;
   // SCRIPT LOAD: the script is remembered under the SHA1 the nodes answer, for the primaries
   // that will lack it (script_cache.h). SCRIPT FLUSH forgets them all.
-  std::string script;
-  if (cmd.name == "script|load") script.assign(args[2]);
+  std::optional<std::string> script;
+  if (cmd.name == "script|load") script.emplace(args[2]);
   if (cmd.name == "script|flush") stats_.scripts.clear();
   sendParts(
       client, args, cmd, slots.size(),
@@ -1746,8 +1746,8 @@ void Worker::fanOut(ClientConn& client, std::string_view raw,
           std::span<const std::string> replies, std::string* out) {
         router::mergeFanOut(merge, replies, out);
         // $40 <sha1>: every primary loaded it.
-        if (!script.empty() && out->size() == 47 && out->starts_with("$40\r\n")) {
-          scripts.remember(std::string_view(*out).substr(5, 40), script);
+        if (script && out->size() == 47 && out->starts_with("$40\r\n")) {
+          scripts.remember(std::string_view(*out).substr(5, 40), *script);
         }
       },
       [&](size_t i, Request* part) {
