@@ -176,7 +176,9 @@ constexpr Decision kDecisions[] = {
     {"pfselftest", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"pfdebug", Policy::kUnsupported, Merge::kNone, kWhyAdmin},  // keyed, but a debug command
 
-    {"config|get", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
+    // Read-only: apps read a setting before relying on it (Spring Session reads
+    // notify-keyspace-events), and the nodes of a cluster are configured alike.
+    {"config|get", Policy::kAllPrimaries, Merge::kSameValues, {}},
     {"config|set", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"config|resetstat", Policy::kUnsupported, Merge::kNone, kWhyAdmin},
     {"config|rewrite", Policy::kUnsupported, Merge::kNone, kWhyAdmin},

@@ -141,6 +141,7 @@ enum class Merge : uint8_t {
   kAllOk,             // FLUSHALL FLUSHDB SCRIPT FLUSH FUNCTION DELETE/FLUSH/RESTORE: +OK if all are
   kFirstReply,        // SCRIPT LOAD, FUNCTION LOAD: replies are identical, the first is returned
   kAndIntegerArrays,  // SCRIPT EXISTS: element-wise AND of 0/1 arrays
+  kSameValues,        // CONFIG GET: [name, value, ...] (a map in RESP3), the same on every primary
   kScan,              // SCAN: one primary per call, in turn; the cursor says which (router/scan.h)
 };
 

@@ -1,7 +1,9 @@
 #include "proxy/router/fan_out.h"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "proxy/resp/decoder.h"
@@ -110,6 +112,42 @@ void mergeFanOut(command::Merge kind, std::span<const std::string> replies, std:
         }
         resp::appendInteger(*out, all);
       }
+      return;
+    }
+    case command::Merge::kSameValues: {  // CONFIG GET: one node's reply if all say the same
+      using Pairs = std::vector<std::pair<std::string_view, std::string_view>>;
+      // By name: the order of the pairs is each node's own (a hash table's).
+      const auto pairs = [](const resp::Value& v, Pairs* by_name) {
+        if ((v.type != resp::Type::kArray && v.type != resp::Type::kMap) ||
+            v.elements.size() % 2 != 0) {
+          return false;
+        }
+        for (size_t i = 0; i < v.elements.size(); i += 2) {
+          if (v.elements[i].type != resp::Type::kBulkString) return false;
+          by_name->emplace_back(v.elements[i].str, v.elements[i + 1].raw);
+        }
+        std::sort(by_name->begin(), by_name->end());
+        return true;
+      };
+      Pairs first;
+      if (values.empty() || !pairs(values[0], &first)) return unexpected();
+      for (size_t n = 1; n < values.size(); ++n) {
+        Pairs other;
+        if (!pairs(values[n], &other)) return unexpected();
+        if (other == first) continue;
+        std::string_view name;  // the first parameter (by name) that differs
+        for (size_t i = 0; i < std::min(first.size(), other.size()) && name.empty(); ++i) {
+          if (first[i] != other[i]) name = std::min(first[i].first, other[i].first);
+        }
+        if (name.empty()) {
+          name =
+              first.size() > other.size() ? first[other.size()].first : other[first.size()].first;
+        }
+        resp::appendError(*out, "ERR slotproxy: CONFIG GET: '" + std::string(name) +
+                                    "' is not the same on every primary; ask the nodes directly");
+        return;
+      }
+      out->append(replies[0]);
       return;
     }
     case command::Merge::kAllOk:

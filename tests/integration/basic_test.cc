@@ -645,11 +645,54 @@ TEST_F(BasicTest, FanOutCommandsCoverEveryPrimary) {
   EXPECT_INT(proxied({"DBSIZE"}), 0);
 }
 
+// CONFIG GET answers like one Redis when every primary has the same values (apps read a setting
+// before relying on it: Spring Session reads notify-keyspace-events), and says which parameter
+// differs otherwise, rather than pick one node's.
+TEST_F(BasicTest, ConfigGetAnswersWhenEveryPrimaryAgrees) {
+  EXPECT_EQ(describe(proxied({"CONFIG", "GET", "maxmemory-policy"}).get()),
+            "[maxmemory-policy, noeviction]");
+  // Several parameters: the pairs in some node's order, the same set as a node's own reply.
+  auto pairs = [](const redisReply* r) {
+    std::map<std::string, std::string> out;
+    if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) return out;
+    for (size_t i = 0; i < r->elements; i += 2) {
+      out[describe(r->element[i])] = describe(r->element[i + 1]);
+    }
+    return out;
+  };
+  const std::vector<std::string> several = {"CONFIG", "GET", "maxmemory*", "hz", "save"};
+  const auto through_proxy = pairs(proxied(several).get());
+  EXPECT_GE(through_proxy.size(), 4u);
+  EXPECT_EQ(through_proxy, pairs(direct_->onNode(direct_->primaries()[0], several).get()));
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  EXPECT_EQ(resp3Frames(*c, {{"CONFIG", "GET", "maxmemory-policy"}}),
+            std::vector<std::string>{"%1\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"});
+
+  // One primary set apart: named. (`bind` differs on every node of this loopback cluster.)
+  const int odd = direct_->primaries()[1];
+  EXPECT_EQ(describe(direct_->onNode(odd, {"CONFIG", "SET", "notify-keyspace-events", "Ex"}).get()),
+            "OK");
+  EXPECT_EQ(describe(proxied({"CONFIG", "GET", "notify-keyspace-events"}).get()),
+            "(error) ERR slotproxy: CONFIG GET: 'notify-keyspace-events' is not the same on every "
+            "primary; ask the nodes directly");
+  EXPECT_EQ(describe(direct_->onNode(odd, {"CONFIG", "SET", "notify-keyspace-events", ""}).get()),
+            "OK");
+  EXPECT_EQ(describe(proxied({"CONFIG", "GET", "notify-keyspace-events"}).get()),
+            "[notify-keyspace-events, ]");
+  EXPECT_EQ(describe(proxied({"CONFIG", "GET", "bind"}).get()),
+            "(error) ERR slotproxy: CONFIG GET: 'bind' is not the same on every primary; ask the "
+            "nodes directly");
+  // Unknown parameters: nothing, as from Redis.
+  EXPECT_EQ(describe(proxied({"CONFIG", "GET", "no-such-parameter"}).get()), "[]");
+}
+
 TEST_F(BasicTest, UnsupportedCommandsAreRefusedByNameAndTheConnectionStaysUsable) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"CLIENT", "LIST"}, "CLIENT LIST"},
       {{"WAIT", "1", "0"}, "WAIT"},
-      {{"CONFIG", "GET", "maxmemory"}, "CONFIG GET"},
+      {{"CONFIG", "SET", "maxmemory", "0"}, "CONFIG SET"},
   };
   for (const auto& [argv, name] : cases) {
     ReplyPtr r = proxied(argv);

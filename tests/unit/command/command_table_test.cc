@@ -547,7 +547,7 @@ TEST(CommandPolicy, AllPrimariesWithMerge) {
         Case{{"script", "load"}, Merge::kFirstReply}, Case{{"script", "flush"}, Merge::kAllOk},
         Case{{"script", "exists"}, Merge::kAndIntegerArrays},
         Case{{"function", "load"}, Merge::kFirstReply}, Case{{"function", "flush"}, Merge::kAllOk},
-        Case{{"scan"}, Merge::kScan}}) {
+        Case{{"config", "get"}, Merge::kSameValues}, Case{{"scan"}, Merge::kScan}}) {
     const CommandInfo* info = find(c.args);
     ASSERT_NE(info, nullptr);
     EXPECT_EQ(info->policy, Policy::kAllPrimaries) << info->name;

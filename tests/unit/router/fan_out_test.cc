@@ -33,6 +33,40 @@ TEST(FanOut, SumIntegersAddsAndRefusesOverflowAndOtherTypes) {
             "-ERR slotproxy: malformed reply while merging\r\n");
 }
 
+TEST(FanOut, SameValuesIsOneNodesReplyWhenEveryPrimarySaysTheSame) {
+  // The pairs come in each node's own order; RESP2 arrays or RESP3 maps.
+  const std::string a = "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$4\r\nsave\r\n$0\r\n\r\n";
+  const std::string b = "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n";
+  EXPECT_EQ(merged(Merge::kSameValues, {a, b, a}), a);
+  const std::string map = "%1\r\n$4\r\nsave\r\n$0\r\n\r\n";
+  EXPECT_EQ(merged(Merge::kSameValues, {map, map}), map);
+  EXPECT_EQ(merged(Merge::kSameValues, {"*0\r\n", "*0\r\n"}), "*0\r\n");
+
+  // A value that differs, or a parameter only some nodes have: named.
+  const std::string c = "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$9\r\nmaxmemory\r\n$2\r\n10\r\n";
+  EXPECT_EQ(merged(Merge::kSameValues, {a, c}),
+            "-ERR slotproxy: CONFIG GET: 'maxmemory' is not the same on every primary; ask the "
+            "nodes directly\r\n");
+  const std::string d = "*2\r\n$4\r\nsave\r\n$0\r\n\r\n";
+  for (const auto& pair : {std::vector<std::string>{a, d}, std::vector<std::string>{d, a}}) {
+    EXPECT_EQ(merged(Merge::kSameValues, pair),
+              "-ERR slotproxy: CONFIG GET: 'maxmemory' is not the same on every primary; ask "
+              "the nodes directly\r\n");
+  }
+  // A name with CR LF in it stays on one line.
+  const std::string e = "*2\r\n$4\r\na\r\nb\r\n$1\r\n1\r\n";
+  const std::string f = "*2\r\n$4\r\na\r\nb\r\n$1\r\n2\r\n";
+  EXPECT_EQ(merged(Merge::kSameValues, {e, f}),
+            "-ERR slotproxy: CONFIG GET: 'a  b' is not the same on every primary; ask the nodes "
+            "directly\r\n");
+
+  // Not pairs of a name and a value.
+  EXPECT_EQ(merged(Merge::kSameValues, {"*1\r\n$1\r\na\r\n"}), kUnexpected);
+  EXPECT_EQ(merged(Merge::kSameValues, {"*2\r\n:1\r\n$1\r\na\r\n"}), kUnexpected);
+  EXPECT_EQ(merged(Merge::kSameValues, {a, ":1\r\n"}), kUnexpected);
+  EXPECT_EQ(merged(Merge::kSameValues, {}), kUnexpected);
+}
+
 TEST(FanOut, ConcatArraysKeepsEveryElement) {
   EXPECT_EQ(merged(Merge::kConcatArrays, {"*1\r\n$1\r\na\r\n", "*0\r\n", "*1\r\n$1\r\na\r\n"}),
             "*2\r\n$1\r\na\r\n$1\r\na\r\n");

@@ -191,8 +191,8 @@ TEST(Route, WrongArityUsesRedisText) {
 }
 
 TEST(Route, UnsupportedCommandsNameTheCommandAndTheReason) {
-  expectError({"CONFIG", "GET", "maxmemory"},
-              "ERR 'CONFIG GET' is not supported by slotproxy: node administration must be done "
+  expectError({"CONFIG", "SET", "maxmemory", "0"},
+              "ERR 'CONFIG SET' is not supported by slotproxy: node administration must be done "
               "on each Redis node directly, not through slotproxy");
 
   for (const std::initializer_list<std::string_view> args :
