@@ -1,6 +1,7 @@
 #include "proxy/router/keyspace.h"
 
 #include <array>
+#include <utility>
 
 #include "proxy/command/command_table.h"
 
