@@ -94,21 +94,6 @@ SuiteCluster BasicTest::suite_;
     EXPECT_EQ(r_->integer, static_cast<long long>(n)) << describe(r_.get()); \
   } while (0)
 
-// The next n frames read on `c` (replies or published messages), as text.
-std::vector<std::string> nextFrames(redisContext* c, int n) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) {
-    void* reply = nullptr;
-    if (redisGetReply(c, &reply) != REDIS_OK) {
-      out.push_back(std::string("(read failed: ") + c->errstr + ")");
-      break;
-    }
-    ReplyPtr r(static_cast<redisReply*>(reply));
-    out.push_back(describe(r.get()));
-  }
-  return out;
-}
-
 // Every element of an array reply as strings (nil as "(nil)").
 std::vector<std::string> elements(const redisReply* r) {
   std::vector<std::string> out;
@@ -1500,7 +1485,8 @@ TEST_F(BasicTest, KeyspaceNotificationsOfEveryPrimaryReachOneSubscriberOnce) {
   for (const std::string& k : keys) {
     if (direct_->ownerOf(k) == victim) victim_key = k;
   }
-  EXPECT_EQ(integerOf(direct_->onNode(victim, {"CLIENT", "KILL", "TYPE", "pubsub"})), 1);
+  // (Its mirror; a connection of an earlier case may still be closing.)
+  EXPECT_GE(integerOf(direct_->onNode(victim, {"CLIENT", "KILL", "TYPE", "pubsub"})), 1);
   EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
   EXPECT_TRUE(waitFor([&] { return subscribed(set_event, "NUMSUB") == 3; }, 15000));
   EXPECT_REPLY(proxied({"SET", victim_key, "again"}), "OK");

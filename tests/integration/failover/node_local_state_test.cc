@@ -24,17 +24,9 @@ constexpr std::array<int, 3> kSlots = {0, 8000, 16000};  // one per primary of t
 // The notifications of the test's own keys (the fixture writes keys of its own).
 const std::string kPattern = "__keyspace@0__:ksf:*";
 
+// The next n frames on `c`, sorted (notifications of several nodes come in any order).
 std::vector<std::string> frames(redisContext* c, size_t n) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < n; ++i) {
-    void* reply = nullptr;
-    if (redisGetReply(c, &reply) != REDIS_OK) {
-      out.push_back(std::string("(read failed: ") + c->errstr + ")");
-      break;
-    }
-    ReplyPtr r(static_cast<redisReply*>(reply));
-    out.push_back(describe(r.get()));
-  }
+  std::vector<std::string> out = nextFrames(c, static_cast<int>(n));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -111,14 +103,8 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
                 REDIS_OK);
     }
     ASSERT_EQ(redisAppendCommand(client.get(), "PING"), REDIS_OK);
-    std::vector<std::string> got;
-    for (size_t i = 0; i <= keys.size(); ++i) {
-      void* reply = nullptr;
-      ASSERT_EQ(redisGetReply(client.get(), &reply), REDIS_OK);
-      ReplyPtr r(static_cast<redisReply*>(reply));
-      got.push_back(describe(r.get()));
-    }
-    EXPECT_EQ(got, (std::vector<std::string>{"(integer) 1", "(integer) 1", "(integer) 1", "PONG"}));
+    EXPECT_EQ(nextFrames(client.get(), 4),
+              (std::vector<std::string>{"(integer) 1", "(integer) 1", "(integer) 1", "PONG"}));
   };
   expectScriptsRun("healthy");
 
