@@ -110,25 +110,17 @@ void BackendConn::send(Request* request, bool asking) {
   }
 }
 
-void BackendConn::sendRaw(std::string_view bytes) {
-  if (state_ == State::kIdle) connect(node_->ip(), node_->port());
-  const bool first = out_.empty();
-  out_.append(bytes);
-  if (state_ == State::kIdle) {
-    fail("cannot connect to " + node_->address());
-  } else if (state_ == State::kConnected && first) {
-    events_.wantFlush(*this);
-  }
-}
+void BackendConn::sendRaw(std::string_view bytes) { sendUnanswered(bytes, 0); }
 
 void BackendConn::sendUnanswered(std::string_view bytes, size_t replies) {
   if (state_ == State::kIdle) connect(node_->ip(), node_->port());
+  const bool first = out_.empty();
   out_.append(bytes);
   fifo_.insert(fifo_.end(), replies, nullptr);
   unsent_ += replies;
   if (state_ == State::kIdle) {
     fail("cannot connect to " + node_->address());
-  } else if (state_ == State::kConnected && unsent_ == replies) {
+  } else if (state_ == State::kConnected && first) {
     events_.wantFlush(*this);
   }
 }

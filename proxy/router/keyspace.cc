@@ -37,6 +37,8 @@ bool is(std::string_view a, std::string_view b) { return command::equalsIgnoreCa
 
 }  // namespace
 
+// By hand rather than with resp::parseValue, which allocates: it runs on every message a
+// keyspace subscriber gets.
 PubSubFrame parsePubSubFrame(std::string_view frame) {
   using Kind = PubSubFrame::Kind;
   PubSubFrame f;
