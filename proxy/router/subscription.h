@@ -40,6 +40,9 @@ class Subscription {
   size_t repliesDue() const;
   // Shard channels held once the commands sent are applied.
   size_t shardCount() const { return shard_channels_.size(); }
+  // Channels and patterns held once the commands sent are applied.
+  const std::unordered_set<std::string>& channels() const { return channels_; }
+  const std::unordered_set<std::string>& patterns() const { return patterns_; }
 
  private:
   struct Sent {

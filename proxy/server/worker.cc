@@ -38,6 +38,8 @@ constexpr uint64_t kCoalesceBatch = 16;
 constexpr uint64_t kWithholdMs = 1;           // see flushClients()
 constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
+// A subscriber moves to another node at most once in this long (see rehome()).
+constexpr uint64_t kRehomeIntervalMs = 10'000;
 
 // The slot that every argument after the command name hashes to (the keys of WATCH, the shard
 // channels of SSUBSCRIBE and SUNSUBSCRIBE), nullopt when there are none or several slots.
@@ -700,9 +702,12 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // subscription commands can afford), and the counts in shard channel replies are made the
 // client's total, as Redis counts them. When its last channel, pattern and shard channel are gone
 // ((P|S)UNSUBSCRIBE, RESET, or a node dropping shard channels whose slot moved away), its later
-// commands wait until the nodes have answered, then run as usual. If a lane's connection fails,
-// the client is disconnected, as the node's death would disconnect it; its library reconnects
-// and subscribes again.
+// commands wait until the nodes have answered, then run as usual. If the home lane's connection
+// fails while it owes no reply and holds no shard channel, its channels and patterns (which
+// belong to no node) are subscribed again on another primary, the replies kept from the client
+// (rehome()). If another lane's connection fails, or the home lane's otherwise, the client is
+// disconnected, as the node's death would disconnect it; its library reconnects and subscribes
+// again.
 //
 // Keyspace channels and patterns (router/keyspace.h) are also held on a mirror connection to
 // every other reachable primary, sent before the home lane's command, which waits for the
@@ -970,6 +975,51 @@ void Worker::retireMirror(Subscriber& sub, size_t mirror) {
   sub.mirrors.erase(sub.mirrors.begin() + static_cast<std::ptrdiff_t>(mirror));
 }
 
+bool Worker::rehome(Subscriber& sub, const BackendConn& failed) {
+  Subscriber::Lane& home = sub.lanes[0];
+  const uint64_t now = uv_now(loop_);
+  if (draining_ || (sub.rehomed_ms != 0 && now - sub.rehomed_ms < kRehomeIntervalMs) ||
+      home.conn.get() != &failed || home.state.shardCount() > 0 || home.state.repliesDue() > 0 ||
+      home.state.leaving() ||
+      std::any_of(sub.stand_ins.begin(), sub.stand_ins.end(),
+                  [&](const Subscriber::StandIn& s) { return s.conn == &failed; })) {
+    return false;
+  }
+  BackendNode* target = nullptr;
+  for (size_t i = 0; i < route_.size() && target == nullptr; ++i) {
+    std::string error;
+    if (owns_[i] && live_[i] != nullptr && route_[i]->up() && route_[i] != failed.node() &&
+        roomForOwnConn(*route_[i], &error)) {
+      target = route_[i];
+    }
+  }
+  if (target == nullptr) return false;
+  Subscriber::Lane lane;
+  lane.conn = std::make_unique<BackendConn>(loop_, *this, target, reply_limits_,
+                                            config_.connect_timeout_ms, auth_, sub.client->resp3());
+  lane.conn->setSubscriber();
+  lane.conn->setOwn(true);
+  std::string bytes;
+  for (const auto& [command, names] : {std::pair{"SUBSCRIBE", &home.state.channels()},
+                                       std::pair{"PSUBSCRIBE", &home.state.patterns()}}) {
+    if (names->empty()) continue;
+    std::vector<std::string_view> args = {command};
+    args.insert(args.end(), names->begin(), names->end());
+    lane.state.sent(args);
+    resp::appendCommand(bytes, args);
+  }
+  lane.swallow = lane.state.repliesDue();
+  sub.rehomed_ms = now;
+  subscriber_of_conn_.erase(home.conn.get());
+  retired_conns_.push_back(std::move(home.conn));
+  BackendConn* conn = lane.conn.get();
+  subscriber_of_conn_[conn] = sub.client->id();
+  sub.lanes[0] = std::move(lane);
+  syncMirrors(sub);      // (the new home node holds the keyspace names itself now)
+  conn->sendRaw(bytes);  // last: a connection that fails at once moves the subscriber again
+  return true;
+}
+
 void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
                               std::span<const std::string_view> args, std::string_view raw) {
   if (sub.held.empty() && !sub.owedElsewhere(sub.target(node, args[0]))) {
@@ -1084,6 +1134,24 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     sub.mirrors[m].state.received(frame);
     settle(sub);  // what waited for its replies
     return;
+  }
+  if (sub.lanes[lane].swallow > 0) {
+    // A reply to the resubscription of a moved home lane (rehome()): the client's own
+    // subscription replies came long ago. Messages pass as usual.
+    const router::PubSubFrame::Kind kind = router::parsePubSubFrame(frame).kind;
+    if (frame.starts_with('-')) {
+      log::warn("closing subscriber client " + std::to_string(id) +
+                ": subscribing again on another node failed: " + std::string(errorText(frame)));
+      sub.client->close();
+      return;
+    }
+    if (kind != router::PubSubFrame::Kind::kMessage &&
+        kind != router::PubSubFrame::Kind::kPmessage) {
+      --sub.lanes[lane].swallow;
+      sub.lanes[lane].state.received(frame);
+      settle(sub);
+      return;
+    }
   }
   if (lane == 0 && !sub.keyspace.idle()) {
     sub.keyspace.heard(frame);
@@ -1597,6 +1665,11 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
         retireMirror(sub, m);
         resettle_.push_back(id);  // what waited for its replies goes on the tick (this may run
         return;                   // inside the command that opened it)
+      }
+      if (rehome(sub, conn)) {
+        log::info("subscriber client " + std::to_string(id) + ": " + std::string(reason) +
+                  "; its subscriptions moved to " + describe(*sub.lanes[0].conn->node()));
+        return;
       }
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
       sub.client->close();  // onClientClosed retires the connection

@@ -144,6 +144,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void syncAllMirrors();
   void addMirror(Subscriber& sub, backend::BackendNode* node);
   void retireMirror(Subscriber& sub, size_t mirror);
+  // The home lane's connection failed: its channels and patterns are subscribed again on another
+  // primary, behind the client's back. False (the client is to be disconnected) if it has shard
+  // channels there or replies due (their order could not be kept), if no primary can take it, or
+  // if it moved less than 10 s ago (connections that keep failing: no flapping).
+  bool rehome(Subscriber& sub, const backend::BackendConn& failed);
   // Whether the map names `node` a live primary.
   bool isPrimary(const backend::BackendNode* node) const;
   // Sends a subscribed client's command to the lane of `node` (the home lane when null), now if
@@ -267,6 +272,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     struct Lane {
       std::unique_ptr<backend::BackendConn> conn;
       router::Subscription state;  // what its node holds, the replies it owes
+      size_t swallow = 0;  // replies to the proxy's own resubscription (rehome()) still to come
 
       // Writes a command (`raw`: its bytes, or empty to encode `args`), noting it in `state`.
       void send(std::span<const std::string_view> args, std::string_view raw);
@@ -296,6 +302,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     std::deque<StandIn> stand_ins;
     uint64_t stand_in_count = 0;
     bool awaiting_replies = false;  // the client is blocked by settle()
+    uint64_t rehomed_ms = 0;        // loop time of its last rehome(), 0 if none
 
     size_t due() const;         // replies owed by all lanes
     size_t shardCount() const;  // shard channels held by all lanes

@@ -1345,9 +1345,10 @@ TEST_F(BasicTest, SubscriberWhoseFirstNodeHoldsNothingIsStillSubscribed) {
           "[sunsubscribe, " + second + ", (integer) 0]", "PONG"}));
 }
 
-// A node connection of a subscriber's that fails, its home one or one for shard channels,
-// disconnects the client, as the node's death would: its library subscribes again.
-TEST_F(BasicTest, SubscriberIsDisconnectedWhenAnyOfItsNodeConnectionsFails) {
+// A node connection holding shard channels that fails, the home one or another, disconnects the
+// client, as the death of the channels' node would: its library subscribes again (they live on
+// that shard alone).
+TEST_F(BasicTest, ShardSubscriberIsDisconnectedWhenAnyOfItsShardNodeConnectionsFails) {
   const std::string home = keyInSlot(100, "lanes");
   std::string far;  // a shard channel of another primary
   for (int slot = 6000; far.empty(); slot += 997) {
@@ -1543,6 +1544,74 @@ TEST_F(BasicTest, Resp3SubscribersGetKeyspaceNotificationsOfEveryPrimary) {
             (std::vector<std::string>{">3\r\n" + bulk("punsubscribe") + bulk(pattern) + ":0\r\n",
                                       "$1\r\nv\r\n"}));
   configure("");
+}
+
+// Channels and patterns are not tied to a node (PUBLISH reaches every node): when the home
+// node connection of an idle subscriber fails, the proxy subscribes them again on another
+// primary, and the client sees nothing but what is published.
+TEST_F(BasicTest, SubscriberMovesToAnotherPrimaryWhenItsNodeConnectionFails) {
+  auto holders = [&](const std::string& channel) {  // primaries holding `channel`
+    std::vector<int> out;
+    for (int p : direct_->primaries()) {
+      ReplyPtr r = direct_->onNode(p, {"PUBSUB", "NUMSUB", channel});
+      if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          r->element[1]->integer > 0) {
+        out.push_back(p);
+      }
+    }
+    return out;
+  };
+  auto killHome = [&](const std::string& channel) {  // true once the subscription moved
+    const std::vector<int> before = holders(channel);
+    if (before.size() != 1) return false;
+    EXPECT_GE(integerOf(direct_->onNode(before[0], {"CLIENT", "KILL", "TYPE", "pubsub"})), 1);
+    return waitFor(
+        [&] {
+          const std::vector<int> now = holders(channel);
+          return now.size() == 1 && now[0] != before[0];
+        },
+        5000);
+  };
+  const std::string channel = "moving:2";
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  ASSERT_EQ(redisAppendCommand(sub.get(), "SUBSCRIBE %s other", channel.c_str()), REDIS_OK);
+  EXPECT_EQ(nextFrames(sub.get(), 2),
+            (std::vector<std::string>{"[subscribe, " + channel + ", (integer) 1]",
+                                      "[subscribe, other, (integer) 2]"}));
+  EXPECT_EQ(describe(command(sub.get(), {"PSUBSCRIBE", "moving:*"}).get()),
+            "[psubscribe, moving:*, (integer) 3]");
+  ASSERT_TRUE(killHome(channel)) << "the subscription did not move";
+  // Subscribed as before: what is published, the counts, PING.
+  // (PUBLISH counts the receivers of the node it reached only.)
+  EXPECT_GE(integerOf(proxied({"PUBLISH", channel, "after the move"})), 0);
+  std::vector<std::string> got = nextFrames(sub.get(), 2);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"[message, " + channel + ", after the move]",
+                                      "[pmessage, moving:*, " + channel + ", after the move]"}));
+  EXPECT_EQ(describe(command(sub.get(), {"SUBSCRIBE", "third"}).get()),
+            "[subscribe, third, (integer) 4]");
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  EXPECT_EQ(describe(command(sub.get(), {"RESET"}).get()), "RESET");
+  EXPECT_TRUE(waitFor([&] { return holders(channel).empty(); }, 5000));
+
+  // RESP3: the new node connection speaks it too.
+  const std::string channel3 = "moving:3";
+  auto c = rawClient();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(resp3Frames(*c, {{"HELLO", "3"}}).size(), 1u);
+  auto push = [](const std::vector<std::string>& parts) {
+    std::string out = ">" + std::to_string(parts.size()) + "\r\n";
+    for (const std::string& p : parts) out += "$" + std::to_string(p.size()) + "\r\n" + p + "\r\n";
+    return out;
+  };
+  EXPECT_EQ(resp3Frames(*c, {{"SUBSCRIBE", channel3}}),
+            std::vector<std::string>{">3\r\n$9\r\nsubscribe\r\n$8\r\n" + channel3 + "\r\n:1\r\n"});
+  ASSERT_TRUE(killHome(channel3)) << "the RESP3 subscription did not move";
+  EXPECT_GE(integerOf(proxied({"PUBLISH", channel3, "hi"})), 0);
+  EXPECT_EQ(resp3Frames(*c, {{"GET", "moving:none"}}, 2),
+            (std::vector<std::string>{push({"message", channel3, "hi"}), "_\r\n"}));
 }
 
 // The same in RESP3: push frames with the client's counts, and other commands run between.

@@ -1,7 +1,9 @@
 // What each Redis node keeps for itself, through failovers (a graceful one of the subscriber's
-// home node and back, then another primary killed and its replica promoted):
+// home node and back, then another primary killed and its replica promoted, then the home node
+// killed):
 //  - keyspace notifications: a subscriber through slotproxy hears those of every primary exactly
-//    once, and is never disconnected for a node that is not its home;
+//    once, and is never disconnected, not even when its home node dies (its subscriptions move
+//    to another primary);
 //  - scripts: Redis does not replicate SCRIPT LOAD, yet pipelined EVALSHAs of a script loaded
 //    through slotproxy run on every new primary without a NOSCRIPT.
 // Net 127.0.28.0/24.
@@ -150,6 +152,25 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
   EXPECT_TRUE(waitFor([&] { return numpat(heir) == 1; }, 10000));
   expectEachOnce("after-kill");
   expectScriptsRun("after-kill");
+
+  // The subscriber's home node killed: its subscriptions move to another primary (the client
+  // sees nothing), and its replica, once promoted, gets a mirror.
+  logEvent("SIGKILL " + cluster.address(home) + " (the subscriber's home node)");
+  cluster.kill(home);
+  EXPECT_TRUE(waitFor(
+      [&] {
+        for (int p : cluster.primaries()) {
+          if (p != home && numsub(p) == 1) return true;
+        }
+        return false;
+      },
+      10000))
+      << "the subscription did not move";
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  ASSERT_TRUE(waitPrimary(cluster, home_slot, replica, 20000).has_value());
+  EXPECT_TRUE(waitFor([&] { return numpat(replica) == 1; }, 10000));
+  expectEachOnce("home-killed");
+  expectScriptsRun("home-killed");
   EXPECT_TRUE(proxy.running());
 }
 
