@@ -985,8 +985,11 @@ bool Worker::rehome(Subscriber& sub, const BackendConn& failed) {
                   [&](const Subscriber::StandIn& s) { return s.conn == &failed; })) {
     return false;
   }
+  // The subscribers of a node that died spread over the others (the search starts at a place
+  // of the client's own).
   BackendNode* target = nullptr;
-  for (size_t i = 0; i < route_.size() && target == nullptr; ++i) {
+  for (size_t k = 0; k < route_.size() && target == nullptr; ++k) {
+    const size_t i = (sub.client->id() + k) % route_.size();
     std::string error;
     if (owns_[i] && live_[i] != nullptr && route_[i]->up() && route_[i] != failed.node() &&
         roomForOwnConn(*route_[i], &error)) {
