@@ -975,7 +975,7 @@ void Worker::retireMirror(Subscriber& sub, size_t mirror) {
   sub.mirrors.erase(sub.mirrors.begin() + static_cast<std::ptrdiff_t>(mirror));
 }
 
-bool Worker::rehome(Subscriber& sub, const BackendConn& failed) {
+bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view reason) {
   Subscriber::Lane& home = sub.lanes[0];
   const uint64_t now = uv_now(loop_);
   if (draining_ || (sub.rehomed_ms != 0 && now - sub.rehomed_ms < kRehomeIntervalMs) ||
@@ -1018,8 +1018,11 @@ bool Worker::rehome(Subscriber& sub, const BackendConn& failed) {
   BackendConn* conn = lane.conn.get();
   subscriber_of_conn_[conn] = sub.client->id();
   sub.lanes[0] = std::move(lane);
-  syncMirrors(sub);      // (the new home node holds the keyspace names itself now)
-  conn->sendRaw(bytes);  // last: a connection that fails at once moves the subscriber again
+  syncMirrors(sub);  // (the new home node holds the keyspace names itself now)
+  log::info("subscriber client " + std::to_string(sub.client->id()) + ": " + std::string(reason) +
+            "; its subscriptions moved to " + describe(*target));
+  // Last: a connection that fails at once disconnects the client (onFailed), which ends `sub`.
+  conn->sendRaw(bytes);
   return true;
 }
 
@@ -1669,11 +1672,7 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
         resettle_.push_back(id);  // what waited for its replies goes on the tick (this may run
         return;                   // inside the command that opened it)
       }
-      if (rehome(sub, conn)) {
-        log::info("subscriber client " + std::to_string(id) + ": " + std::string(reason) +
-                  "; its subscriptions moved to " + describe(*sub.lanes[0].conn->node()));
-        return;
-      }
+      if (rehome(sub, conn, reason)) return;  // (`sub` may be gone: it logged)
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
       sub.client->close();  // onClientClosed retires the connection
     }

@@ -148,7 +148,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   // primary, behind the client's back. False (the client is to be disconnected) if it has shard
   // channels there or replies due (their order could not be kept), if no primary can take it, or
   // if it moved less than 10 s ago (connections that keep failing: no flapping).
-  bool rehome(Subscriber& sub, const backend::BackendConn& failed);
+  bool rehome(Subscriber& sub, const backend::BackendConn& failed, std::string_view reason);
   // Whether the map names `node` a live primary.
   bool isPrimary(const backend::BackendNode* node) const;
   // Sends a subscribed client's command to the lane of `node` (the home lane when null), now if
