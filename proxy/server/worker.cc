@@ -880,18 +880,26 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   settle(sub);
 }
 
-void Worker::addLane(Subscriber& sub, BackendNode* node) {
-  Subscriber::Lane& lane = sub.lanes.emplace_back();
-  lane.conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
+std::unique_ptr<BackendConn> Worker::subscriberConn(const Subscriber& sub, BackendNode* node) {
+  auto conn = std::make_unique<BackendConn>(loop_, *this, node, reply_limits_,
                                             config_.connect_timeout_ms, auth_, sub.client->resp3());
-  lane.conn->setSubscriber();
-  lane.conn->setOwn(true);
-  subscriber_of_conn_[lane.conn.get()] = sub.client->id();
+  conn->setSubscriber();
+  conn->setOwn(true);
+  subscriber_of_conn_[conn.get()] = sub.client->id();
+  return conn;
+}
+
+void Worker::retire(std::unique_ptr<BackendConn> conn) {
+  subscriber_of_conn_.erase(conn.get());
+  retired_conns_.push_back(std::move(conn));
+}
+
+void Worker::addLane(Subscriber& sub, BackendNode* node) {
+  sub.lanes.emplace_back().conn = subscriberConn(sub, node);
 }
 
 void Worker::retireLane(Subscriber& sub, size_t lane) {
-  subscriber_of_conn_.erase(sub.lanes[lane].conn.get());
-  retired_conns_.push_back(std::move(sub.lanes[lane].conn));
+  retire(std::move(sub.lanes[lane].conn));
   sub.lanes.erase(sub.lanes.begin() + static_cast<std::ptrdiff_t>(lane));
 }
 
@@ -953,10 +961,7 @@ void Worker::syncAllMirrors() {
 
 void Worker::addMirror(Subscriber& sub, BackendNode* node) {
   Subscriber::Lane mirror;
-  mirror.conn = std::make_unique<BackendConn>(
-      loop_, *this, node, reply_limits_, config_.connect_timeout_ms, auth_, sub.client->resp3());
-  mirror.conn->setSubscriber();
-  mirror.conn->setOwn(true);
+  mirror.conn = subscriberConn(sub, node);
   std::string bytes;
   for (const std::vector<std::string>& command : sub.keyspace.subscribeAll()) {
     const std::vector<std::string_view> args(command.begin(), command.end());
@@ -964,14 +969,12 @@ void Worker::addMirror(Subscriber& sub, BackendNode* node) {
     resp::appendCommand(bytes, args);
   }
   BackendConn* conn = mirror.conn.get();
-  subscriber_of_conn_[conn] = sub.client->id();
   sub.mirrors.push_back(std::move(mirror));
   conn->sendRaw(bytes);  // last: a connection that fails at once retires the mirror
 }
 
 void Worker::retireMirror(Subscriber& sub, size_t mirror) {
-  subscriber_of_conn_.erase(sub.mirrors[mirror].conn.get());
-  retired_conns_.push_back(std::move(sub.mirrors[mirror].conn));
+  retire(std::move(sub.mirrors[mirror].conn));
   sub.mirrors.erase(sub.mirrors.begin() + static_cast<std::ptrdiff_t>(mirror));
 }
 
@@ -998,10 +1001,7 @@ bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view
   }
   if (target == nullptr) return false;
   Subscriber::Lane lane;
-  lane.conn = std::make_unique<BackendConn>(loop_, *this, target, reply_limits_,
-                                            config_.connect_timeout_ms, auth_, sub.client->resp3());
-  lane.conn->setSubscriber();
-  lane.conn->setOwn(true);
+  lane.conn = subscriberConn(sub, target);
   std::string bytes;
   for (const auto& [command, names] : {std::pair{"SUBSCRIBE", &home.state.channels()},
                                        std::pair{"PSUBSCRIBE", &home.state.patterns()}}) {
@@ -1013,10 +1013,8 @@ bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view
   }
   lane.swallow = lane.state.repliesDue();
   sub.rehomed_ms = now;
-  subscriber_of_conn_.erase(home.conn.get());
-  retired_conns_.push_back(std::move(home.conn));
+  retire(std::move(home.conn));
   BackendConn* conn = lane.conn.get();
-  subscriber_of_conn_[conn] = sub.client->id();
   sub.lanes[0] = std::move(lane);
   syncMirrors(sub);  // (the new home node holds the keyspace names itself now)
   log::info("subscriber client " + std::to_string(sub.client->id()) + ": " + std::string(reason) +

@@ -130,8 +130,12 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void subscribe(client::ClientConn& client, std::span<const std::string_view> args,
                  std::string_view raw);
   struct Subscriber;
-  // Opens a lane to `node` / closes one (freed on the next tick: this may run inside its
-  // callbacks).
+  // A connection of the subscriber's own to `node`, known to onPush/onFailed by its client id;
+  // retire() forgets one (freed on the next tick: this may run inside its callbacks).
+  std::unique_ptr<backend::BackendConn> subscriberConn(const Subscriber& sub,
+                                                       backend::BackendNode* node);
+  void retire(std::unique_ptr<backend::BackendConn> conn);
+  // Opens a lane to `node` / closes one.
   void addLane(Subscriber& sub, backend::BackendNode* node);
   void retireLane(Subscriber& sub, size_t lane);
   // Keyspace notifications (router/keyspace.h): before a command goes to the home lane, sends
