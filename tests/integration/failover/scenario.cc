@@ -56,8 +56,7 @@ int runSlotproxy(const std::vector<std::string>& args, const std::string& log_pa
     }
     log << "\n";
   }
-  // slotproxy rejects SLOTPROXY_* variables it does not know; these are the fixture's.
-  const pid_t pid = spawnProcess(argv, log_path, error, {"SLOTPROXY_BIN", "SLOTPROXY_TEST_TMPDIR"});
+  const pid_t pid = spawnProcess(argv, log_path, error, kTestOnlyEnv);
   if (pid < 0) {
     return -1;
   }
