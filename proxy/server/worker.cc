@@ -40,6 +40,8 @@ constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
 // A subscriber moves to another node at most once in this long (see rehome()).
 constexpr uint64_t kRehomeIntervalMs = 10'000;
+// A home lane quiet for this long gets a keepalive PING (checkSubscribers()).
+constexpr uint64_t kSubscriberPingMs = 5'000;
 
 // The slot that every argument after the command name hashes to (the keys of WATCH, the shard
 // channels of SSUBSCRIBE and SUNSUBSCRIBE), nullopt when there are none or several slots.
@@ -336,6 +338,7 @@ void Worker::onTick() {
     for (BackendConn* conn : watching) conn->checkTimeouts(now, config_.request_timeout_ms);
   }
   reapBlockingConns();
+  if (!subscribers_.empty()) checkSubscribers(now);
   retired_conns_.clear();  // outside their callbacks
   for (const uint64_t id : std::exchange(resettle_, {})) {
     if (const auto it = subscribers_.find(id); it != subscribers_.end()) settle(it->second);
@@ -721,6 +724,7 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 
 void Worker::Subscriber::Lane::send(std::span<const std::string_view> args, std::string_view raw) {
   std::string encoded;
+  if (!waiting()) heard_ns = net::eventTimeNs();
   state.sent(args);
   conn->sendRaw(resp::commandBytes(args, raw, &encoded));
 }
@@ -962,6 +966,7 @@ void Worker::syncAllMirrors() {
 void Worker::addMirror(Subscriber& sub, BackendNode* node) {
   Subscriber::Lane mirror;
   mirror.conn = subscriberConn(sub, node);
+  mirror.heard_ns = net::eventTimeNs();
   std::string bytes;
   for (const std::vector<std::string>& command : sub.keyspace.subscribeAll()) {
     const std::vector<std::string_view> args(command.begin(), command.end());
@@ -976,6 +981,55 @@ void Worker::addMirror(Subscriber& sub, BackendNode* node) {
 void Worker::retireMirror(Subscriber& sub, size_t mirror) {
   retire(std::move(sub.mirrors[mirror].conn));
   sub.mirrors.erase(sub.mirrors.begin() + static_cast<std::ptrdiff_t>(mirror));
+}
+
+void Worker::checkSubscribers(uint64_t now_ms) {
+  if (config_.request_timeout_ms == 0) return;
+  const uint64_t now = net::eventTimeNs();
+  const uint64_t timeout_ns = uint64_t{config_.request_timeout_ms} * 1'000'000;
+  // Failing a connection may end its client and others' lanes: gathered first, each looked up
+  // again (a retired one is freed only after this).
+  std::vector<BackendConn*> conns;
+  for (auto& [id, sub] : subscribers_) {
+    for (const Subscriber::Lane& lane : sub.lanes) conns.push_back(lane.conn.get());
+    for (const Subscriber::Lane& mirror : sub.mirrors) conns.push_back(mirror.conn.get());
+  }
+  const auto laneOf = [this](const BackendConn* conn) -> Subscriber::Lane* {
+    const auto owner = subscriber_of_conn_.find(conn);
+    if (owner == subscriber_of_conn_.end()) return nullptr;
+    Subscriber& sub = subscribers_.at(owner->second);
+    for (auto* lanes : {&sub.lanes, &sub.mirrors}) {
+      for (Subscriber::Lane& lane : *lanes) {
+        if (lane.conn.get() == conn) return &lane;
+      }
+    }
+    return nullptr;
+  };
+  for (BackendConn* conn : conns) {
+    if (laneOf(conn) == nullptr) continue;
+    conn->checkTimeouts(now_ms, 0);  // connecting for too long (its replies are timed here)
+    const Subscriber::Lane* lane = laneOf(conn);
+    if (lane != nullptr && lane->waiting() && now - lane->heard_ns >= timeout_ns) {
+      conn->fail("no reply from " + conn->node()->address() + " within " +
+                 std::to_string(config_.request_timeout_ms) + " ms");
+    }
+  }
+  for (auto& [id, sub] : subscribers_) {
+    Subscriber::Lane& home = sub.lanes[0];
+    if (home.waiting() || !home.conn->connected() ||
+        now - home.heard_ns < kSubscriberPingMs * 1'000'000) {
+      continue;
+    }
+    // Answered as [pong, marker] in subscribed mode on RESP2, the marker alone otherwise.
+    constexpr std::string_view kMarker = "slotproxy:keepalive";
+    home.keepalive_pong = home.conn->resp3() || home.state.leaving() ? "" : "*2\r\n$4\r\npong\r\n";
+    resp::appendBulk(home.keepalive_pong, kMarker);
+    home.heard_ns = now;
+    const std::string_view ping[] = {"PING", kMarker};
+    std::string bytes;
+    resp::appendCommand(bytes, ping);
+    home.conn->sendRaw(bytes);
+  }
 }
 
 bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view reason) {
@@ -1002,6 +1056,7 @@ bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view
   if (target == nullptr) return false;
   Subscriber::Lane lane;
   lane.conn = subscriberConn(sub, target);
+  lane.heard_ns = net::eventTimeNs();
   std::string bytes;
   for (const auto& [command, names] : {std::pair{"SUBSCRIBE", &home.state.channels()},
                                        std::pair{"PSUBSCRIBE", &home.state.patterns()}}) {
@@ -1134,9 +1189,15 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
   if (lane == sub.lanes.size()) {  // a keyspace mirror: its replies are the proxy's
     size_t m = 0;
     while (sub.mirrors[m].conn.get() != &conn) ++m;
+    sub.mirrors[m].heard_ns = net::eventTimeNs();
     if (sub.keyspace.forward(frame)) sub.client->enqueueReply(frame);
     sub.mirrors[m].state.received(frame);
     settle(sub);  // what waited for its replies
+    return;
+  }
+  sub.lanes[lane].heard_ns = net::eventTimeNs();
+  if (frame == sub.lanes[lane].keepalive_pong) {
+    sub.lanes[lane].keepalive_pong.clear();
     return;
   }
   if (sub.lanes[lane].swallow > 0) {

@@ -148,6 +148,11 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void syncAllMirrors();
   void addMirror(Subscriber& sub, backend::BackendNode* node);
   void retireMirror(Subscriber& sub, size_t mirror);
+  // On the tick: fails subscriber connections that do not connect, or owe a frame for longer than
+  // request-timeout; PINGs home lanes that were quiet for kSubscriberPingMs, so that a node
+  // that hangs or vanishes without a reset is noticed (and the subscriber rehomed) while the
+  // client waits for messages.
+  void checkSubscribers(uint64_t now_ms);
   // The home lane's connection failed: its channels and patterns are subscribed again on another
   // primary, behind the client's back. False (the client is to be disconnected) if it has shard
   // channels there or replies due (their order could not be kept), if no primary can take it, or
@@ -277,6 +282,12 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
       std::unique_ptr<backend::BackendConn> conn;
       router::Subscription state;  // what its node holds, the replies it owes
       size_t swallow = 0;  // replies to the proxy's own resubscription (rehome()) still to come
+      // Liveness (checkSubscribers()): when a frame last came, or the lane started to wait for
+      // one (event clock, ns); the reply of the proxy's own keepalive PING when one is due.
+      uint64_t heard_ns = 0;
+      std::string keepalive_pong;
+
+      bool waiting() const { return state.repliesDue() > 0 || !keepalive_pong.empty(); }
 
       // Writes a command (`raw`: its bytes, or empty to encode `args`), noting it in `state`.
       void send(std::span<const std::string_view> args, std::string_view raw);

@@ -1610,8 +1610,10 @@ TEST_F(BasicTest, SubscriberMovesToAnotherPrimaryWhenItsNodeConnectionFails) {
             std::vector<std::string>{">3\r\n$9\r\nsubscribe\r\n$8\r\n" + channel3 + "\r\n:1\r\n"});
   ASSERT_TRUE(killHome(channel3)) << "the RESP3 subscription did not move";
   EXPECT_GE(integerOf(proxied({"PUBLISH", channel3, "hi"})), 0);
-  EXPECT_EQ(resp3Frames(*c, {{"GET", "moving:none"}}, 2),
-            (std::vector<std::string>{push({"message", channel3, "hi"}), "_\r\n"}));
+  // (The message reaches the new home node over the cluster bus when PUBLISH went elsewhere: it
+  // may come after a reply to a command sent now.)
+  EXPECT_EQ(resp3Frames(*c, {}, 1), std::vector<std::string>{push({"message", channel3, "hi"})});
+  EXPECT_EQ(resp3Frames(*c, {{"GET", "moving:none"}}), std::vector<std::string>{"_\r\n"});
 }
 
 // The same in RESP3: push frames with the client's counts, and other commands run between.

@@ -3,7 +3,7 @@
 // killed):
 //  - keyspace notifications: a subscriber through slotproxy hears those of every primary exactly
 //    once, and is never disconnected, not even when its home node dies (its subscriptions move
-//    to another primary);
+//    to another primary) or hangs (a keepalive PING finds it out);
 //  - scripts: Redis does not replicate SCRIPT LOAD, yet pipelined EVALSHAs of a script loaded
 //    through slotproxy run on every new primary without a NOSCRIPT.
 // Net 127.0.28.0/24.
@@ -172,6 +172,59 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
   expectEachOnce("home-killed");
   expectScriptsRun("home-killed");
   EXPECT_TRUE(proxy.running());
+}
+
+// A home node that hangs (SIGSTOP: connections stay open, nothing answers) sends no reset: the
+// proxy's keepalive PING on the quiet subscriber connection goes unanswered, and the
+// subscription moves to another primary, where the client hears the next message.
+TEST(NodeLocalStateTest, SubscriberMovesOffAHungHomeNode) {
+  if (!ProxyProcess::available()) {
+    GTEST_SKIP() << "no slotproxy binary";
+  }
+  LocalCluster cluster({.net = kNet});
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
+  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
+  auto numsub = [&](int node) {
+    ContextPtr c(cluster.connectNode(node));
+    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMSUB", "plain"}) : nullptr;
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  ContextPtr sub = connectTo(proxy.address(), 1000, 20000);
+  ASSERT_NE(sub, nullptr);
+  ASSERT_EQ(describe(command(sub.get(), {"SUBSCRIBE", "plain"}).get()),
+            "[subscribe, plain, (integer) 1]");
+  int home = -1;
+  for (int p : cluster.primaries()) {
+    if (numsub(p) == 1) home = p;
+  }
+  ASSERT_NE(home, -1);
+
+  logEvent("SIGSTOP " + cluster.address(home) + " (the subscriber's home node)");
+  cluster.pause(home);
+  int moved_to = -1;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        for (int p = 0; p < cluster.size(); ++p) {
+          if (p != home && numsub(p) == 1) moved_to = p;
+        }
+        return moved_to != -1;
+      },
+      20000))
+      << "the subscription did not leave the hung node";
+  ASSERT_NE(moved_to, -1);
+  ContextPtr publisher(cluster.connectNode(moved_to));
+  ASSERT_NE(publisher, nullptr);
+  EXPECT_EQ(describe(command(publisher.get(), {"PUBLISH", "plain", "after"}).get()), "(integer) 1");
+  EXPECT_EQ(nextFrames(sub.get(), 1), std::vector<std::string>{"[message, plain, after]"});
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+
+  cluster.resume(home);
+  ASSERT_TRUE(cluster.waitClusterOk(kClusterTimeoutMs, &error)) << error;
+  EXPECT_TRUE(proxy.running());
+  EXPECT_EQ(proxy.stopGracefully(), 0);
 }
 
 }  // namespace
