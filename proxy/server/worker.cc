@@ -1028,7 +1028,7 @@ void Worker::checkSubscribers(uint64_t now_ms) {
     const std::string_view ping[] = {"PING", kMarker};
     std::string bytes;
     resp::appendCommand(bytes, ping);
-    home.conn->sendRaw(bytes);
+    home.conn->sendRaw(bytes);  // (connected: this only queues, it cannot end the subscriber)
   }
 }
 

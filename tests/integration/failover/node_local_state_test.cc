@@ -33,6 +33,14 @@ std::vector<std::string> frames(redisContext* c, size_t n) {
   return out;
 }
 
+// PUBSUB NUMSUB of the ordinary channel "plain" on node `node` (its own clients), -1 on error.
+long long plainSubscribers(LocalCluster& cluster, int node) {
+  ContextPtr c(cluster.connectNode(node));
+  ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMSUB", "plain"}) : nullptr;
+  return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                          : -1;
+}
+
 TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) {
   if (!ProxyProcess::available()) {
     GTEST_SKIP() << "no slotproxy binary";
@@ -48,12 +56,7 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
     ASSERT_TRUE(replyIs(
         command(node.get(), {"CONFIG", "SET", "notify-keyspace-events", "K$"}).get(), "OK"));
   }
-  auto numsub = [&](int node) {  // subscribers of the ordinary channel
-    ContextPtr c(cluster.connectNode(node));
-    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMSUB", "plain"}) : nullptr;
-    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
-                                                                            : -1;
-  };
+  auto numsub = [&](int node) { return plainSubscribers(cluster, node); };
   auto numpat = [&](int node) {  // patterns held
     ContextPtr c(cluster.connectNode(node));
     ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMPAT"}) : nullptr;
@@ -186,12 +189,7 @@ TEST(NodeLocalStateTest, SubscriberMovesOffAHungHomeNode) {
   ASSERT_TRUE(cluster.start(&error)) << error;
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
   ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-  auto numsub = [&](int node) {
-    ContextPtr c(cluster.connectNode(node));
-    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "NUMSUB", "plain"}) : nullptr;
-    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
-                                                                            : -1;
-  };
+  auto numsub = [&](int node) { return plainSubscribers(cluster, node); };
   ContextPtr sub = connectTo(proxy.address(), 1000, 20000);
   ASSERT_NE(sub, nullptr);
   ASSERT_EQ(describe(command(sub.get(), {"SUBSCRIBE", "plain"}).get()),
