@@ -23,6 +23,19 @@ size_t apply(std::unordered_set<std::string>& names, bool subscribe,
   return args.size() - 1;
 }
 
+// Pushes are arrays in RESP2 and push frames ('>') in RESP3: the type byte aside, the same.
+std::string_view pushBody(std::string_view frame) {
+  return frame.starts_with('*') || frame.starts_with('>') ? frame.substr(1) : std::string_view();
+}
+
+// A published message (message, pmessage, smessage), not a reply.
+bool isMessage(std::string_view frame) {
+  // 3 $7 message <channel> <payload>, 4 $8 pmessage ..., 3 $8 smessage ...
+  const std::string_view body = pushBody(frame);
+  return body.starts_with("3\r\n$7\r\nmessage\r\n") ||
+         body.starts_with("4\r\n$8\r\npmessage\r\n") || body.starts_with("3\r\n$8\r\nsmessage\r\n");
+}
+
 }  // namespace
 
 void Subscription::sent(std::span<const std::string_view> args) {
@@ -64,32 +77,33 @@ size_t Subscription::repliesDue() const {
   return n;
 }
 
-bool Subscription::received(std::string_view frame) {
-  // Pushes are arrays in RESP2 and push frames ('>') in RESP3: the type byte aside, the same.
-  const std::string_view body =
-      frame.starts_with('*') || frame.starts_with('>') ? frame.substr(1) : std::string_view();
-  // 3 $7 message <channel> <payload>, 4 $8 pmessage ..., 3 $8 smessage ...
-  const bool message = body.starts_with("3\r\n$7\r\nmessage\r\n") ||
-                       body.starts_with("4\r\n$8\r\npmessage\r\n") ||
-                       body.starts_with("3\r\n$8\r\nsmessage\r\n");
-  if (message) return false;
-  // 3 $12 sunsubscribe $<n> <channel> :<count>, for a channel still held: the node dropped it
-  // (its slot moved away), no command asked for it.
+std::unordered_set<std::string>::const_iterator Subscription::dropped(
+    std::string_view frame) const {
+  // 3 $12 sunsubscribe $<n> <channel> :<count>, for a channel still held.
   constexpr std::string_view kSunsubscribe = "3\r\n$12\r\nsunsubscribe\r\n$";
-  if (body.starts_with(kSunsubscribe)) {
-    std::string_view rest = body.substr(kSunsubscribe.size());
-    size_t len = 0;
-    size_t i = 0;
-    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && i < 10) {
-      len = len * 10 + static_cast<size_t>(rest[i++] - '0');
-    }
-    if (rest.substr(i).starts_with("\r\n") && rest.size() >= i + 2 + len) {
-      const auto held = shard_channels_.find(std::string(rest.substr(i + 2, len)));
-      if (held != shard_channels_.end()) {
-        shard_channels_.erase(held);
-        return false;
-      }
-    }
+  const std::string_view body = pushBody(frame);
+  if (!body.starts_with(kSunsubscribe)) return shard_channels_.end();
+  const std::string_view rest = body.substr(kSunsubscribe.size());
+  size_t len = 0;
+  size_t i = 0;
+  while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && i < 10) {
+    len = len * 10 + static_cast<size_t>(rest[i++] - '0');
+  }
+  if (!rest.substr(i).starts_with("\r\n") || rest.size() < i + 2 + len) {
+    return shard_channels_.end();
+  }
+  return shard_channels_.find(std::string(rest.substr(i + 2, len)));
+}
+
+bool Subscription::isReply(std::string_view frame) const {
+  return !isMessage(frame) && dropped(frame) == shard_channels_.end();
+}
+
+bool Subscription::received(std::string_view frame) {
+  if (isMessage(frame)) return false;
+  if (const auto held = dropped(frame); held != shard_channels_.end()) {
+    shard_channels_.erase(held);  // the node dropped it: no command asked for this frame
+    return false;
   }
   if (sent_.empty()) return true;  // nothing asked for it: nothing to count
   Sent& front = sent_.front();

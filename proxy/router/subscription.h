@@ -33,6 +33,8 @@ class Subscription {
   // smessage) and for a shard channel's unsubscription the node sent on its own; true for a reply
   // to a command.
   bool received(std::string_view frame);
+  // What received() would answer for `frame`, without applying it.
+  bool isReply(std::string_view frame) const;
   // Nothing subscribed once the commands sent are applied: the client is leaving subscribed
   // mode; it has left when done().
   bool leaving() const { return channels_.empty() && patterns_.empty() && shard_channels_.empty(); }
@@ -43,6 +45,7 @@ class Subscription {
   // Channels and patterns held once the commands sent are applied.
   const std::unordered_set<std::string>& channels() const { return channels_; }
   const std::unordered_set<std::string>& patterns() const { return patterns_; }
+  const std::unordered_set<std::string>& shardChannels() const { return shard_channels_; }
 
  private:
   struct Sent {
@@ -50,6 +53,10 @@ class Subscription {
     std::vector<std::string> shard_added;    // SSUBSCRIBE: shard channels it added
     std::vector<std::string> shard_removed;  // SUNSUBSCRIBE: shard channels it removed
   };
+
+  // The held shard channel a `sunsubscribe` frame names that no command asked for (the node
+  // dropped it: its slot moved away), or end().
+  std::unordered_set<std::string>::const_iterator dropped(std::string_view frame) const;
 
   std::unordered_set<std::string> channels_;
   std::unordered_set<std::string> patterns_;

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -38,8 +39,11 @@ constexpr uint64_t kCoalesceBatch = 16;
 constexpr uint64_t kWithholdMs = 1;           // see flushClients()
 constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
-// A subscriber moves to another node at most once in this long (see rehome()).
-constexpr uint64_t kRehomeIntervalMs = 10'000;
+// A subscriber recovers from a failed node connection at most once in this long (see
+// recoverLane()).
+constexpr uint64_t kRecoverIntervalMs = 10'000;
+// Orphans whose new lane failed before they were subscribed again wait this long to retry.
+constexpr uint64_t kResubscribeRetryMs = 1'000;
 // A home lane quiet for this long gets a keepalive PING (checkSubscribers()).
 constexpr uint64_t kSubscriberPingMs = 5'000;
 
@@ -338,7 +342,10 @@ void Worker::onTick() {
     for (BackendConn* conn : watching) conn->checkTimeouts(now, config_.request_timeout_ms);
   }
   reapBlockingConns();
-  if (!subscribers_.empty()) checkSubscribers(now);
+  if (!subscribers_.empty()) {
+    checkSubscribers(now);
+    resubscribeOrphans(now);
+  }
   retired_conns_.clear();  // outside their callbacks
   for (const uint64_t id : std::exchange(resettle_, {})) {
     if (const auto it = subscribers_.find(id); it != subscribers_.end()) settle(it->second);
@@ -705,12 +712,15 @@ void Worker::handleCommand(ClientConn& client, std::span<const std::string_view>
 // subscription commands can afford), and the counts in shard channel replies are made the
 // client's total, as Redis counts them. When its last channel, pattern and shard channel are gone
 // ((P|S)UNSUBSCRIBE, RESET, or a node dropping shard channels whose slot moved away), its later
-// commands wait until the nodes have answered, then run as usual. If the home lane's connection
-// fails while it owes no reply and holds no shard channel, its channels and patterns (which
-// belong to no node) are subscribed again on another primary, the replies kept from the client
-// (rehome()). If another lane's connection fails, or the home lane's otherwise, the client is
-// disconnected, as the node's death would disconnect it; its library reconnects and subscribes
-// again.
+// commands wait until the nodes have answered, then run as usual. If a lane's connection fails
+// while it owes the client no reply (recoverLane()), what it held is kept: the home lane's
+// channels and patterns (they belong to no node) are subscribed again on another lane or
+// primary, and its shard channels become orphans, subscribed again by the tick once the map
+// names a reachable primary for their slot (the promoted replica after a failover, the same
+// node after a dropped connection), for up to failover-hold (resubscribeOrphans()). Replies to
+// those subscriptions are the proxy's (Lane::swallow). Otherwise (replies due, a second failure
+// within 10 s, no primary to go to), the client is disconnected, as the node's death would
+// disconnect it; its library reconnects and subscribes again.
 //
 // Keyspace channels and patterns (router/keyspace.h) are also held on a mirror connection to
 // every other reachable primary, sent before the home lane's command, which waits for the
@@ -729,6 +739,13 @@ void Worker::Subscriber::Lane::send(std::span<const std::string_view> args, std:
   conn->sendRaw(resp::commandBytes(args, raw, &encoded));
 }
 
+void Worker::Subscriber::orphansSettled() {
+  if (orphans.empty() && std::all_of(lanes.begin(), lanes.end(),
+                                     [](const Lane& lane) { return lane.resubscribed.empty(); })) {
+    orphaned_ms = 0;
+  }
+}
+
 size_t Worker::Subscriber::due() const {
   size_t n = 0;
   for (const Lane& lane : lanes) n += lane.state.repliesDue();
@@ -736,19 +753,20 @@ size_t Worker::Subscriber::due() const {
 }
 
 size_t Worker::Subscriber::shardCount() const {
-  size_t n = 0;
+  size_t n = orphans.size();
   for (const Lane& lane : lanes) n += lane.state.shardCount();
   return n;
 }
 
 bool Worker::Subscriber::leaving() const {
-  return std::all_of(lanes.begin(), lanes.end(),
-                     [](const Lane& lane) { return lane.state.leaving(); });
+  return orphans.empty() && std::all_of(lanes.begin(), lanes.end(),
+                                        [](const Lane& lane) { return lane.state.leaving(); });
 }
 
 bool Worker::Subscriber::done() const {
-  return held.empty() && std::all_of(lanes.begin(), lanes.end(),
-                                     [](const Lane& lane) { return lane.state.done(); });
+  return held.empty() && orphans.empty() &&
+         std::all_of(lanes.begin(), lanes.end(),
+                     [](const Lane& lane) { return lane.state.done(); });
 }
 
 size_t Worker::Subscriber::laneOf(const BackendNode* node) const {
@@ -826,6 +844,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
                                      "RESET are allowed in this context"));
   } else if ((route.cmd->name == "ssubscribe" || route.cmd->name == "sunsubscribe") &&
              args.size() > 1) {
+    forgetOrphans(sub, args.subspan(1));  // the client's word on them goes to their node now
     const std::optional<uint16_t> slot = commonSlot(args);
     BackendNode* node = slot ? nodeForSlot(*slot) : nullptr;
     if (!slot) {
@@ -836,11 +855,25 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
       toSubscriberLane(sub, node, args, raw);
     }
   } else if (route.cmd->name == "sunsubscribe" && sub.shardCount() > 0) {
-    // From every shard channel: each lane holding some unsubscribes from its own.
+    // From every shard channel: the orphans here, first, then each lane holding some from its
+    // own.
+    if (!sub.orphans.empty()) {
+      std::vector<std::string> orphans(sub.orphans.begin(), sub.orphans.end());
+      forgetOrphans(sub, std::vector<std::string_view>(orphans.begin(), orphans.end()));
+      std::string frames;
+      size_t left = sub.shardCount() + orphans.size();
+      for (const std::string& channel : orphans) {
+        const std::string_view unsubscribed[] = {args[0], channel};
+        frames += unsubscribedFrames(*sub.client, "sunsubscribe", unsubscribed, --left);
+      }
+      answerSubscriber(sub, std::move(frames));
+    }
     std::vector<BackendNode*> holding;
-    for (const Subscriber::Lane& lane : sub.lanes) {
+    for (Subscriber::Lane& lane : sub.lanes) {
+      lane.resubscribed.clear();
       if (lane.state.shardCount() > 0) holding.push_back(lane.conn->node());
     }
+    sub.orphansSettled();
     for (BackendNode* node : holding) toSubscriberLane(sub, node, args, raw);
   } else if (std::string error; !mirrorKeyspace(sub, args, &error)) {
     answerSubscriber(sub, errorFrame(error));
@@ -862,7 +895,7 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
     }
     node = nodeForSlot(*slot);
   } else {
-    node = nodeForSlot(anySlot());
+    node = upPrimary(client.id(), nullptr);  // (channels and patterns belong to no node)
   }
   if (node == nullptr || !node->up()) {
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no reachable node to subscribe on"));
@@ -1032,51 +1065,154 @@ void Worker::checkSubscribers(uint64_t now_ms) {
   }
 }
 
-bool Worker::rehome(Subscriber& sub, const BackendConn& failed, std::string_view reason) {
-  Subscriber::Lane& home = sub.lanes[0];
+BackendNode* Worker::upPrimary(uint64_t client_id, const BackendNode* avoid) const {
+  // Subscribers spread over the primaries, and those of a node that died over the others (the
+  // search starts at a place of the client's own).
+  for (size_t k = 0; k < route_.size(); ++k) {
+    const size_t i = (client_id + k) % route_.size();
+    if (owns_[i] && live_[i] != nullptr && route_[i]->up() && route_[i] != avoid) return route_[i];
+  }
+  return nullptr;
+}
+
+void Worker::forgetOrphans(Subscriber& sub, std::span<const std::string_view> channels) {
+  for (const std::string_view channel : channels) {
+    const std::string name(channel);
+    sub.orphans.erase(name);
+    for (Subscriber::Lane& lane : sub.lanes) lane.resubscribed.erase(name);
+  }
+  sub.orphansSettled();
+}
+
+bool Worker::recoverLane(Subscriber& sub, const BackendConn& failed, std::string_view reason) {
+  size_t l = 0;
+  while (l < sub.lanes.size() && sub.lanes[l].conn.get() != &failed) ++l;
+  if (l == sub.lanes.size()) return false;
+  const Subscriber::Lane& lane = sub.lanes[l];
   const uint64_t now = uv_now(loop_);
-  if (draining_ || (sub.rehomed_ms != 0 && now - sub.rehomed_ms < kRehomeIntervalMs) ||
-      home.conn.get() != &failed || home.state.shardCount() > 0 || home.state.repliesDue() > 0 ||
-      home.state.leaving() ||
+  // A lane that held orphans alone and had not got them back: their node is still unreachable.
+  const bool retrying =
+      !lane.resubscribed.empty() && lane.state.channels().empty() && lane.state.patterns().empty();
+  if (draining_ || sub.leaving() || lane.state.repliesDue() > lane.swallow ||
+      (!retrying && sub.recovered_ms != 0 && now - sub.recovered_ms < kRecoverIntervalMs) ||
       std::any_of(sub.stand_ins.begin(), sub.stand_ins.end(),
                   [&](const Subscriber::StandIn& s) { return s.conn == &failed; })) {
     return false;
   }
-  // The subscribers of a node that died spread over the others (the search starts at a place
-  // of the client's own).
+  // The home lane's channels and patterns (they belong to no node) go to another lane that owes
+  // nothing, or to a new one on another primary.
+  std::vector<std::vector<std::string_view>> commands;
+  for (const auto& [command, names] : {std::pair{"SUBSCRIBE", &lane.state.channels()},
+                                       std::pair{"PSUBSCRIBE", &lane.state.patterns()}}) {
+    if (names->empty()) continue;
+    commands.emplace_back(1, command).insert(commands.back().end(), names->begin(), names->end());
+  }
+  size_t heir = sub.lanes.size();
   BackendNode* target = nullptr;
-  for (size_t k = 0; k < route_.size() && target == nullptr; ++k) {
-    const size_t i = (sub.client->id() + k) % route_.size();
-    std::string error;
-    if (owns_[i] && live_[i] != nullptr && route_[i]->up() && route_[i] != failed.node() &&
-        roomForOwnConn(*route_[i], &error)) {
-      target = route_[i];
+  if (l == 0) {
+    for (size_t k = 1; k < sub.lanes.size() && heir == sub.lanes.size(); ++k) {
+      if (commands.empty() || !sub.lanes[k].waiting()) heir = k;
+    }
+    if (heir == sub.lanes.size()) {
+      // (With other lanes, all busy, a new one could duplicate one of theirs.)
+      target = sub.lanes.size() > 1 ? nullptr : upPrimary(sub.client->id(), failed.node());
+      if (std::string error; target == nullptr || !roomForOwnConn(*target, &error)) return false;
     }
   }
-  if (target == nullptr) return false;
-  Subscriber::Lane lane;
-  lane.conn = subscriberConn(sub, target);
-  lane.heard_ns = net::eventTimeNs();
+  for (const std::string& channel : lane.state.shardChannels()) sub.orphan(channel, now);
+  if (retrying) {
+    sub.resubscribe_ms = now + kResubscribeRetryMs;
+  } else {
+    sub.recovered_ms = now;
+  }
+  // (The names in `commands` live in the lane's state until it is retired.)
+  Subscriber::Lane successor;
+  if (heir < sub.lanes.size()) {
+    successor = std::move(sub.lanes[heir]);
+  } else if (target != nullptr) {
+    successor.conn = subscriberConn(sub, target);
+    successor.heard_ns = net::eventTimeNs();
+  }
   std::string bytes;
-  for (const auto& [command, names] : {std::pair{"SUBSCRIBE", &home.state.channels()},
-                                       std::pair{"PSUBSCRIBE", &home.state.patterns()}}) {
-    if (names->empty()) continue;
-    std::vector<std::string_view> args = {command};
-    args.insert(args.end(), names->begin(), names->end());
-    lane.state.sent(args);
+  const size_t due = successor.state.repliesDue();
+  for (const std::vector<std::string_view>& args : commands) {
+    successor.state.sent(args);
     resp::appendCommand(bytes, args);
   }
-  lane.swallow = lane.state.repliesDue();
-  sub.rehomed_ms = now;
-  retire(std::move(home.conn));
-  BackendConn* conn = lane.conn.get();
-  sub.lanes[0] = std::move(lane);
-  syncMirrors(sub);  // (the new home node holds the keyspace names itself now)
+  successor.swallow += successor.state.repliesDue() - due;
+  retire(std::move(sub.lanes[l].conn));
+  if (successor.conn != nullptr) {
+    sub.lanes[l] = std::move(successor);
+    if (heir < sub.lanes.size()) sub.lanes.erase(sub.lanes.begin() + static_cast<ptrdiff_t>(heir));
+  } else {
+    sub.lanes.erase(sub.lanes.begin() + static_cast<ptrdiff_t>(l));
+  }
+  sub.orphansSettled();
+  std::string moved;
+  if (!commands.empty()) {
+    moved = "its channels and patterns moved to " + describe(*sub.lanes[0].conn->node());
+  }
+  if (!sub.orphans.empty()) {
+    moved += std::string(moved.empty() ? "" : "; ") + "its shard channels (" +
+             std::to_string(sub.orphans.size()) + ") wait for a primary of their slots";
+  }
   log::info("subscriber client " + std::to_string(sub.client->id()) + ": " + std::string(reason) +
-            "; its subscriptions moved to " + describe(*target));
+            (moved.empty() ? "" : "; " + moved));
+  BackendConn* conn = sub.lanes[0].conn.get();
+  if (l == 0) syncMirrors(sub);  // (the new home node holds the keyspace names itself now)
   // Last: a connection that fails at once disconnects the client (onFailed), which ends `sub`.
-  conn->sendRaw(bytes);
+  if (!bytes.empty()) conn->sendRaw(bytes);
   return true;
+}
+
+void Worker::resubscribeOrphans(uint64_t now_ms) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, sub] : subscribers_) {
+    if (sub.orphaned_ms != 0) ids.push_back(id);
+  }
+  for (const uint64_t id : ids) {
+    const auto found = subscribers_.find(id);  // (closing a client may end others' lanes)
+    if (found == subscribers_.end()) continue;
+    const Subscriber& waiting = found->second;
+    if (now_ms - waiting.orphaned_ms >= config_.failover_hold_ms) {
+      size_t n = waiting.orphans.size();
+      for (const Subscriber::Lane& lane : waiting.lanes) n += lane.resubscribed.size();
+      log::warn("closing subscriber client " + std::to_string(id) + ": no reachable primary took " +
+                std::to_string(n) + " of its shard channels within " +
+                std::to_string(config_.failover_hold_ms) + " ms");
+      waiting.client->close();
+      continue;
+    }
+    if (waiting.orphans.empty() || now_ms < waiting.resubscribe_ms) continue;
+    // One SSUBSCRIBE per slot (Redis refuses channels of two), on the lane of the slot's node.
+    std::map<uint16_t, std::vector<std::string>> by_slot;
+    for (const std::string& channel : waiting.orphans) {
+      by_slot[cluster::keySlot(channel)].push_back(channel);
+    }
+    for (const auto& [slot, channels] : by_slot) {
+      const auto it = subscribers_.find(id);  // (a failed send may have ended it)
+      if (it == subscribers_.end()) break;
+      Subscriber& sub = it->second;
+      BackendNode* node = nodeForSlot(slot);
+      if (node == nullptr || !node->up()) continue;
+      const size_t l = sub.laneOf(node);
+      // Its replies are swallowed: only after every reply the lane owes the client.
+      if (l < sub.lanes.size() && sub.lanes[l].state.repliesDue() > sub.lanes[l].swallow) continue;
+      if (std::string error; l == sub.lanes.size() && !roomForOwnConn(*node, &error)) continue;
+      if (l == sub.lanes.size()) addLane(sub, node);
+      Subscriber::Lane& lane = sub.lanes[l];
+      std::vector<std::string_view> args = {"SSUBSCRIBE"};
+      for (const std::string& channel : channels) {
+        args.push_back(channel);
+        lane.resubscribed.insert(channel);
+        sub.orphans.erase(channel);
+      }
+      lane.swallow += channels.size();
+      log::info("subscriber client " + std::to_string(id) + ": shard channels of slot " +
+                std::to_string(slot) + " subscribed again on " + describe(*node));
+      lane.send(args, {});  // last: a connection that fails at once makes them orphans again
+    }
+  }
 }
 
 void Worker::toSubscriberLane(Subscriber& sub, BackendNode* node,
@@ -1113,6 +1249,9 @@ void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std:
     // Leaves everything: the other lanes' subscriptions go with their connections.
     while (sub.lanes.size() > 1) retireLane(sub, sub.lanes.size() - 1);
     lane = 0;
+    sub.lanes[0].resubscribed.clear();
+    sub.orphans.clear();
+    sub.orphansSettled();
   }
   sub.lanes[lane].send(args, raw);
 }
@@ -1200,23 +1339,32 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     sub.lanes[lane].keepalive_pong.clear();
     return;
   }
-  if (sub.lanes[lane].swallow > 0) {
-    // A reply to the resubscription of a moved home lane (rehome()): the client's own
-    // subscription replies came long ago. Messages pass as usual.
-    const router::PubSubFrame::Kind kind = router::parsePubSubFrame(frame).kind;
-    if (frame.starts_with('-')) {
+  if (Subscriber::Lane& l = sub.lanes[lane]; l.swallow > 0 && l.state.isReply(frame)) {
+    // A reply to the proxy's own resubscription (recoverLane(), resubscribeOrphans()): the
+    // client had its subscription replies long ago. Messages pass as usual.
+    const size_t due = l.state.repliesDue();
+    l.state.received(frame);
+    l.swallow -= std::min(l.swallow, due - l.state.repliesDue());
+    if (frame.starts_with("-MOVED ") || frame.starts_with("-ASK ") ||
+        frame.starts_with("-TRYAGAIN") || frame.starts_with("-CLUSTERDOWN")) {
+      // An SSUBSCRIBE of orphans refused (a stale map): they wait for the next one.
+      refresher_->trigger(frame.starts_with("-MOVED ") ? Trigger::kMoved : Trigger::kClusterDown);
+      for (const std::string& channel : l.resubscribed) {
+        if (!l.state.shardChannels().contains(channel)) sub.orphan(channel, uv_now(loop_));
+      }
+      sub.resubscribe_ms = uv_now(loop_) + kResubscribeRetryMs;
+    } else if (frame.starts_with('-')) {
       log::warn("closing subscriber client " + std::to_string(id) +
                 ": subscribing again on another node failed: " + std::string(errorText(frame)));
       sub.client->close();
       return;
     }
-    if (kind != router::PubSubFrame::Kind::kMessage &&
-        kind != router::PubSubFrame::Kind::kPmessage) {
-      --sub.lanes[lane].swallow;
-      sub.lanes[lane].state.received(frame);
-      settle(sub);
-      return;
+    if (l.swallow == 0) {
+      l.resubscribed.clear();
+      sub.orphansSettled();
     }
+    settle(sub);
+    return;
   }
   if (lane == 0 && !sub.keyspace.idle()) {
     sub.keyspace.heard(frame);
@@ -1234,7 +1382,7 @@ void Worker::onPush(BackendConn& conn, std::string_view frame) {
     refresher_->trigger(frame.starts_with("-MOVED ") ? Trigger::kMoved : Trigger::kAsk);
     sub.client->enqueueReply(
         errorFrame("TRYAGAIN slotproxy: the shard channel's slot is moving; subscribe again"));
-  } else if (sub.lanes.size() > 1 &&
+  } else if ((sub.lanes.size() > 1 || !sub.orphans.empty()) &&
              router::addToShardCount(frame, sub.shardCount() - sub.lanes[lane].state.shardCount(),
                                      &total)) {
     sub.client->enqueueReply(total);
@@ -1731,7 +1879,7 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
         resettle_.push_back(id);  // what waited for its replies goes on the tick (this may run
         return;                   // inside the command that opened it)
       }
-      if (rehome(sub, conn, reason)) return;  // (`sub` may be gone: it logged)
+      if (recoverLane(sub, conn, reason)) return;  // (`sub` may be gone: it logged)
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
       sub.client->close();  // onClientClosed retires the connection
     }

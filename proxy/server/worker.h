@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -150,14 +151,26 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   void retireMirror(Subscriber& sub, size_t mirror);
   // On the tick: fails subscriber connections that do not connect, or owe a frame for longer than
   // request-timeout; PINGs home lanes that were quiet for kSubscriberPingMs, so that a node
-  // that hangs or vanishes without a reset is noticed (and the subscriber rehomed) while the
+  // that hangs or vanishes without a reset is noticed (and its lane recovered) while the
   // client waits for messages.
   void checkSubscribers(uint64_t now_ms);
-  // The home lane's connection failed: its channels and patterns are subscribed again on another
-  // primary, behind the client's back. False (the client is to be disconnected) if it has shard
-  // channels there or replies due (their order could not be kept), if no primary can take it, or
-  // if it moved less than 10 s ago (connections that keep failing: no flapping).
-  bool rehome(Subscriber& sub, const backend::BackendConn& failed, std::string_view reason);
+  // A lane's connection failed: what it held is kept for the client, behind its back. Its
+  // channels and patterns (the home lane's) are subscribed again on another primary; its shard
+  // channels become orphans, subscribed again once their slot has a reachable primary
+  // (resubscribeOrphans()). False (the client is to be disconnected) if it owed replies (their
+  // order could not be kept), if no primary can take its channels, or if the subscriber lost a
+  // lane less than 10 s ago (connections that keep failing: no flapping; a lane that had not
+  // got its orphans back yet does not count).
+  bool recoverLane(Subscriber& sub, const backend::BackendConn& failed, std::string_view reason);
+  // A primary for a subscriber's channels: one that is up, not `avoid`, chosen by client id.
+  backend::BackendNode* upPrimary(uint64_t client_id, const backend::BackendNode* avoid) const;
+  // The client named these shard channels in an (S|SUN)SUBSCRIBE: no longer orphans, nor the
+  // proxy's to subscribe again.
+  void forgetOrphans(Subscriber& sub, std::span<const std::string_view> channels);
+  // On the tick: subscribes orphans again on their slot's primary once it is reachable, each
+  // lane's when it owes no reply of the client's; a subscriber whose orphans found no primary
+  // within failover-hold is disconnected.
+  void resubscribeOrphans(uint64_t now_ms);
   // Whether the map names `node` a live primary.
   bool isPrimary(const backend::BackendNode* node) const;
   // Sends a subscribed client's command to the lane of `node` (the home lane when null), now if
@@ -281,11 +294,14 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     struct Lane {
       std::unique_ptr<backend::BackendConn> conn;
       router::Subscription state;  // what its node holds, the replies it owes
-      size_t swallow = 0;  // replies to the proxy's own resubscription (rehome()) still to come
+      size_t swallow = 0;          // replies to the proxy's own subscriptions (recoverLane(),
+                                   // resubscribeOrphans()) still to come
       // Liveness (checkSubscribers()): when a frame last came, or the lane started to wait for
       // one (event clock, ns); the reply of the proxy's own keepalive PING when one is due.
       uint64_t heard_ns = 0;
       std::string keepalive_pong;
+      // Orphans sent again here (resubscribeOrphans()) whose replies are still to come.
+      std::unordered_set<std::string> resubscribed;
 
       bool waiting() const { return state.repliesDue() > 0 || !keepalive_pong.empty(); }
 
@@ -317,10 +333,21 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     std::deque<StandIn> stand_ins;
     uint64_t stand_in_count = 0;
     bool awaiting_replies = false;  // the client is blocked by settle()
-    uint64_t rehomed_ms = 0;        // loop time of its last rehome(), 0 if none
+    uint64_t recovered_ms = 0;      // loop time of its last recoverLane(), 0 if none
+    // Shard channels of a lane whose connection failed, until subscribed again; since when
+    // (loop ms; 0 once all are back, each resubscription answered), and when to try next.
+    std::set<std::string> orphans;
+    uint64_t orphaned_ms = 0;
+    uint64_t resubscribe_ms = 0;
 
+    void orphan(const std::string& channel, uint64_t now_ms) {
+      if (orphaned_ms == 0) orphaned_ms = now_ms;
+      orphans.insert(channel);
+    }
+    // Once no orphan is left, nor any resubscription unanswered, the clock stops.
+    void orphansSettled();
     size_t due() const;         // replies owed by all lanes
-    size_t shardCount() const;  // shard channels held by all lanes
+    size_t shardCount() const;  // shard channels held by all lanes, and orphans
     bool leaving() const;       // nothing subscribed once the commands sent are applied
     bool done() const;          // left, every reply in, nothing held
     // The lane of `node` (0 for null), lanes.size() if it has none.

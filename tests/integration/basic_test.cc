@@ -1345,33 +1345,91 @@ TEST_F(BasicTest, SubscriberWhoseFirstNodeHoldsNothingIsStillSubscribed) {
           "[sunsubscribe, " + second + ", (integer) 0]", "PONG"}));
 }
 
-// A node connection holding shard channels that fails, the home one or another, disconnects the
-// client, as the death of the channels' node would: its library subscribes again (they live on
-// that shard alone).
-TEST_F(BasicTest, ShardSubscriberIsDisconnectedWhenAnyOfItsShardNodeConnectionsFails) {
-  const std::string home = keyInSlot(100, "lanes");
-  std::string far;  // a shard channel of another primary
-  for (int slot = 6000; far.empty(); slot += 997) {
-    const std::string c = keyInSlot(slot, "lanes");
-    if (direct_->ownerOf(c) != direct_->ownerOf(home)) far = c;
-  }
-  for (const std::string& victim : {far, home}) {
+// A node connection holding shard channels that fails (here: the node drops its subscribers'
+// connections), the home one or another, loses the client nothing: the proxy subscribes them
+// again on the slot's primary, with its channels and patterns elsewhere if need be; their
+// replies are its own, and the counts stay the client's. A second failure within 10 s
+// disconnects the client, as the node's death would: no flapping.
+TEST_F(BasicTest, ShardSubscriberKeepsItsChannelsWhenItsNodeConnectionsFail) {
+  auto shardnumsub = [&](const std::string& c) {
+    ReplyPtr r = direct_->onNode(direct_->ownerOf(c), {"PUBSUB", "SHARDNUMSUB", c});
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  auto numsub = [&](const std::string& c) {  // every primary's subscribers, added up
+    ReplyPtr r = proxied({"PUBSUB", "NUMSUB", c});
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  auto killSubscribers = [&](const std::string& of) {
+    return integerOf(direct_->onNode(direct_->ownerOf(of), {"CLIENT", "KILL", "TYPE", "pubsub"}));
+  };
+  // What is published next reaches the client, and nothing came before it.
+  auto hears = [&](redisContext* c, const std::string& command, const std::string& channel) {
+    ReplyPtr receivers = proxied({command, channel, "to " + channel});
+    if (command == "SPUBLISH") EXPECT_INT(receivers, 1);  // (PUBLISH counts one node's clients)
+    const std::string kind = command == "SPUBLISH" ? "smessage" : "message";
+    EXPECT_EQ(nextFrames(c, 1),
+              std::vector<std::string>{"[" + kind + ", " + channel + ", to " + channel + "]"});
+  };
+  auto disconnected = [](redisContext* c) {
+    void* frame = nullptr;
+    const bool eof = redisGetReply(c, &frame) != REDIS_OK && c->err == REDIS_ERR_EOF;
+    if (frame != nullptr) freeReplyObject(frame);
+    return eof;  // (not a timeout)
+  };
+
+  for (const bool home_fails : {false, true}) {
+    SCOPED_TRACE(home_fails ? "the home lane fails" : "another lane fails");
+    const std::string prefix = home_fails ? "home-lane:" : "far-lane:";  // (each round its own)
+    const std::string home = keyInSlot(100, prefix);
+    std::string far;  // a shard channel of another primary
+    for (int slot = 6000; far.empty(); slot += 997) {
+      const std::string c = keyInSlot(slot, prefix);
+      if (direct_->ownerOf(c) != direct_->ownerOf(home)) far = c;
+    }
+    const std::string plain = prefix + "plain";
+    const std::string victim = home_fails ? home : far;
     ContextPtr sub(proxy_->connect());
     ASSERT_NE(sub, nullptr);
-    EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", home}).get()),
-              "[ssubscribe, " + home + ", (integer) 1]");
-    EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", far}).get()),
-              "[ssubscribe, " + far + ", (integer) 2]");
-    // The node holding `victim` drops its subscribers' connections (the previous round's may
-    // not be closed yet).
-    EXPECT_GE(
-        integerOf(direct_->onNode(direct_->ownerOf(victim), {"CLIENT", "KILL", "TYPE", "pubsub"})),
-        1);
-    void* frame = nullptr;
-    EXPECT_NE(redisGetReply(sub.get(), &frame), REDIS_OK) << victim;
-    EXPECT_EQ(sub->err, REDIS_ERR_EOF) << victim << ": " << sub->errstr;  // not a timeout
-    if (frame != nullptr) freeReplyObject(frame);
+    for (const auto& [command, channel] :
+         {std::pair{"SSUBSCRIBE", home}, std::pair{"SSUBSCRIBE", far},
+          std::pair{"SUBSCRIBE", plain}}) {
+      ASSERT_EQ(redisAppendCommand(sub.get(), "%s %s", command, channel.c_str()), REDIS_OK);
+    }
+    EXPECT_EQ(nextFrames(sub.get(), 3),
+              (std::vector<std::string>{"[ssubscribe, " + home + ", (integer) 1]",
+                                        "[ssubscribe, " + far + ", (integer) 2]",
+                                        "[subscribe, " + plain + ", (integer) 1]"}));
+
+    EXPECT_GE(killSubscribers(victim), 1);
+    EXPECT_TRUE(waitFor([&] { return shardnumsub(victim) == 1 && numsub(plain) == 1; }, 5000));
+    hears(sub.get(), "SPUBLISH", victim);
+    hears(sub.get(), "SPUBLISH", home_fails ? far : home);
+    hears(sub.get(), "PUBLISH", plain);
+    const std::string more = "{" + victim + "}more";  // (the victim's slot)
+    EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", more}).get()),
+              "[ssubscribe, " + more + ", (integer) 3]");
+    EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+
+    EXPECT_GE(killSubscribers(victim), 1);
+    EXPECT_TRUE(disconnected(sub.get())) << sub->errstr;
   }
+
+  // A client with one shard channel, on its home lane alone: a new home lane takes its PING.
+  const std::string lone = keyInSlot(100, "lone-lane:");
+  ContextPtr sub(proxy_->connect());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(describe(command(sub.get(), {"SSUBSCRIBE", lone}).get()),
+            "[ssubscribe, " + lone + ", (integer) 1]");
+  EXPECT_GE(killSubscribers(lone), 1);
+  EXPECT_TRUE(waitFor([&] { return shardnumsub(lone) == 1; }, 5000));
+  hears(sub.get(), "SPUBLISH", lone);
+  EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  EXPECT_EQ(describe(command(sub.get(), {"SUNSUBSCRIBE"}).get()),
+            "[sunsubscribe, " + lone + ", (integer) 0]");
+  EXPECT_REPLY(command(sub.get(), {"PING"}), "PONG");  // out of subscribed mode
+  EXPECT_TRUE(waitFor([&] { return shardnumsub(lone) == 0; }, 5000));
 }
 
 // Keyspace notifications are published by each node for its own keys only: a subscriber through

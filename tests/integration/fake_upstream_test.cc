@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <map>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -308,6 +309,137 @@ TEST_F(FakeUpstreamTest, SubscriberIsDisconnectedWhenItsNodeConnectionsKeepDying
   const std::string key = keyBetween(0, kSplit - 1, "after-sub:");
   ReplyPtr r = other->call({"GET", key}, &error, kTimeoutMs);
   EXPECT_TRUE(replyIs(r.get(), "A:" + key)) << describe(r.get()) << error;
+}
+
+std::string ssubscribeReply(std::string_view channel, int count) {
+  return "*3\r\n$10\r\nssubscribe\r\n" + bulk(channel) + ":" + std::to_string(count) + "\r\n";
+}
+
+// A fake node's pub/sub script: SSUBSCRIBE answered with the connection's shard channel count,
+// then `after` (bytes of its own); PING as in subscribed mode on a connection holding some; any
+// other command as by default.
+FakeRedis::Handler shardNode(const FakeRedis& node, std::string after = {}) {
+  auto held = std::make_shared<std::map<uint64_t, int>>();  // count per connection
+  return [&node, held, after](const FakeRedis::Command& c) {
+    if (c.args[0] == "PING" && (*held)[c.conn] > 0) {
+      return FakeReply::of("*2\r\n$4\r\npong\r\n" + bulk(c.args.size() > 1 ? c.args[1] : ""));
+    }
+    if (c.args[0] != "SSUBSCRIBE") return node.defaultReply(c);
+    std::string reply;
+    for (size_t i = 1; i < c.args.size(); ++i)
+      reply += ssubscribeReply(c.args[i], ++(*held)[c.conn]);
+    return FakeReply::of(reply + after);
+  };
+}
+
+// A node that died: every connection closed, every command hung up on (topology queries aside).
+void kill(FakeRedis& node) {
+  node.setHandler([](const FakeRedis::Command&) { return FakeReply::hangUp(); });
+  node.hangUpAll();
+}
+
+// The node of a shard channel dies and its replica takes the slot: the proxy subscribes the
+// channel again there, its reply kept from the client, which hears what is published there next
+// and has seen nothing else.
+TEST_F(FakeUpstreamTest, ShardChannelsOfAFailedNodeAreSubscribedAgainOnTheSlotsNewPrimary) {
+  const std::string channel = keyBetween(0, kSplit - 1, "sch:");
+  a_->setHandler(shardNode(*a_));
+  b_->setHandler(shardNode(*b_, "*3\r\n$8\r\nsmessage\r\n" + bulk(channel) + bulk("from B")));
+  std::string error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"SSUBSCRIBE", channel}), kTimeoutMs, &error));
+  ASSERT_TRUE(client_->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[ssubscribe, " + channel + ", (integer) 1]");
+
+  topology_->assign(0, kSplit - 1, 1);  // (B answers the proxy's refresh with it)
+  kill(*a_);
+  replies.clear();
+  ASSERT_TRUE(client_->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[smessage, " + channel + ", from B]");
+  std::vector<std::vector<std::string>> on_b;  // (B also gets the proxy's other traffic)
+  for (const FakeRedis::Command& c : b_->commands()) {
+    if (c.args[0] == "SSUBSCRIBE") on_b.push_back(c.args);
+  }
+  EXPECT_EQ(on_b, (std::vector<std::vector<std::string>>{{"SSUBSCRIBE", channel}}));
+
+  // Still subscribed, through B: another channel of the slot is counted with the first.
+  const std::string same_slot = "{" + channel + "}2";
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"SSUBSCRIBE", same_slot}), kTimeoutMs, &error));
+  replies.clear();
+  ASSERT_TRUE(client_->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[ssubscribe, " + same_slot + ", (integer) 2]");
+  a_->setHandler(nullptr);
+  b_->setHandler(nullptr);
+}
+
+// While no primary serves their slot, a subscriber's shard channels wait in the proxy: leaving
+// them is answered there, with Redis's counts, and the client is back to plain commands.
+TEST_F(FakeUpstreamTest, ShardChannelsWaitingForTheirNodeAreLeftThroughTheProxy) {
+  // (One slot: the proxy sends them again in one command, one attempt per failure.)
+  const std::string tag = keyBetween(0, kSplit - 1, "wait:");
+  const std::string first = "{" + tag + "}a";
+  const std::string second = "{" + tag + "}b";
+  a_->setHandler(shardNode(*a_));
+  b_->setHandler(shardNode(*b_));
+  std::string error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(
+      client_->sendAll(encodeCommand({"SSUBSCRIBE", first}) + encodeCommand({"SSUBSCRIBE", second}),
+                       kTimeoutMs, &error));
+  ASSERT_TRUE(client_->readReplies(2, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[1].get()), "[ssubscribe, " + second + ", (integer) 2]");
+
+  kill(*a_);
+  // Once the proxy holds A down, it stops trying to subscribe them again there: every attempt
+  // it made (each logged) has failed, leaving them waiting once more.
+  const auto settled = [&] {
+    std::string log = tailFile(proxy_->log(), 100000);
+    log.erase(0, log.rfind("fixture starts"));  // (this test's proxy alone)
+    const auto count = [&log](std::string_view what) {
+      size_t n = 0;
+      for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+      return n;
+    };
+    return count(" down: ") > 0 &&
+           count(") wait for a primary") == 1 + count(" subscribed again on ");
+  };
+  ASSERT_TRUE(waitFor(settled, kTimeoutMs)) << tailFile(proxy_->log(), 20);
+  const std::string key = keyBetween(kSplit, 16383, "after-wait:");
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"SUNSUBSCRIBE"}) + encodeCommand({"GET", key}),
+                               kTimeoutMs, &error));
+  replies.clear();
+  ASSERT_TRUE(client_->readReplies(3, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[sunsubscribe, " + first + ", (integer) 1]");
+  EXPECT_EQ(describe(replies[1].get()), "[sunsubscribe, " + second + ", (integer) 0]");
+  EXPECT_TRUE(replyIs(replies[2].get(), "B:" + key)) << describe(replies[2].get());
+  a_->setHandler(nullptr);
+  b_->setHandler(nullptr);
+}
+
+// With no primary for their slot within failover-hold, the subscriber is disconnected, as the
+// node's death would disconnect it, so that its library notices.
+TEST_F(FakeUpstreamTest, ShardSubscriberIsDisconnectedWhenNoPrimaryTakesItsChannels) {
+  ProxyProcess proxy(netIp(kProxyHost + 1), 6379, {"--failover-hold", "300ms"});
+  std::string error;
+  ASSERT_TRUE(proxy.start({a_->address(), b_->address()}, &error)) << error;
+  a_->setHandler(shardNode(*a_));
+  auto sub = RespClient::connect(proxy.address(), &error);
+  ASSERT_NE(sub, nullptr) << error;
+  const std::string channel = keyBetween(0, kSplit - 1, "lost:");
+  // (A routed reply: the proxy has its map.)
+  ReplyPtr warm = sub->call({"GET", channel}, &error, kTimeoutMs);
+  ASSERT_TRUE(replyIs(warm.get(), "A:" + channel)) << describe(warm.get()) << error;
+  std::vector<ReplyPtr> replies;
+  ASSERT_TRUE(sub->sendAll(encodeCommand({"SSUBSCRIBE", channel}), kTimeoutMs, &error));
+  ASSERT_TRUE(sub->readReplies(1, &replies, kTimeoutMs, &error)) << error;
+  ASSERT_EQ(describe(replies[0].get()), "[ssubscribe, " + channel + ", (integer) 1]");
+  kill(*a_);
+  EXPECT_TRUE(sub->closedWithin(kTimeoutMs));
+  EXPECT_NE(tailFile(proxy.log(), 20).find("no reachable primary took 1 of its shard channels"),
+            std::string::npos)
+      << tailFile(proxy.log(), 20);
+  EXPECT_TRUE(proxy.running());
+  a_->setHandler(nullptr);
 }
 
 // A subscriber that does not read its messages is disconnected once its backlog in the proxy

@@ -5,7 +5,9 @@
 //    once, and is never disconnected, not even when its home node dies (its subscriptions move
 //    to another primary) or hangs (a keepalive PING finds it out);
 //  - scripts: Redis does not replicate SCRIPT LOAD, yet pipelined EVALSHAs of a script loaded
-//    through slotproxy run on every new primary without a NOSCRIPT.
+//    through slotproxy run on every new primary without a NOSCRIPT;
+//  - shard channels: a subscriber's channel of the killed primary's slot is subscribed again on
+//    its promoted replica, and the client is never disconnected.
 // Net 127.0.28.0/24.
 
 #include <gtest/gtest.h>
@@ -148,13 +150,42 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
   ASSERT_NE(victim, -1);
   const int heir = cluster.replicaOf(victim);
   ASSERT_GE(heir, 0);
+  // A shard subscriber of both nodes: its channel of the victim's slot is subscribed again on
+  // the promoted replica.
+  const std::string lost = keyInSlot(victim_slot, "shard:");
+  const std::string kept = keyInSlot(home_slot, "shard:");
+  ContextPtr shard_sub = connectTo(proxy.address(), 1000, 10000);
+  ASSERT_NE(shard_sub, nullptr);
+  ASSERT_EQ(describe(command(shard_sub.get(), {"SSUBSCRIBE", lost}).get()),
+            "[ssubscribe, " + lost + ", (integer) 1]");
+  ASSERT_EQ(describe(command(shard_sub.get(), {"SSUBSCRIBE", kept}).get()),
+            "[ssubscribe, " + kept + ", (integer) 2]");
+  auto shardnumsub = [&](int node, const std::string& channel) {
+    ContextPtr c(cluster.connectNode(node));
+    ReplyPtr r = c ? command(c.get(), {"PUBSUB", "SHARDNUMSUB", channel}) : nullptr;
+    return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
+                                                                            : -1;
+  };
+  auto hears = [&](const std::string& channel) {
+    ReplyPtr receivers = command(client.get(), {"SPUBLISH", channel, "hi"});
+    EXPECT_EQ(describe(receivers.get()), "(integer) 1");
+    EXPECT_EQ(nextFrames(shard_sub.get(), 1),
+              std::vector<std::string>{"[smessage, " + channel + ", hi]"});
+  };
   logEvent("SIGKILL " + cluster.address(victim));
   cluster.kill(victim);
   EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
+  EXPECT_EQ(describe(command(shard_sub.get(), {"PING"}).get()), "[pong, ]");
   ASSERT_TRUE(waitPrimary(cluster, victim_slot, heir, 20000).has_value());
   EXPECT_TRUE(waitFor([&] { return numpat(heir) == 1; }, 10000));
   expectEachOnce("after-kill");
   expectScriptsRun("after-kill");
+  EXPECT_TRUE(waitFor([&] { return shardnumsub(heir, lost) == 1; }, 10000));
+  hears(lost);
+  hears(kept);
+  EXPECT_EQ(describe(command(shard_sub.get(), {"SUNSUBSCRIBE", lost}).get()),
+            "[sunsubscribe, " + lost + ", (integer) 1]");
+  shard_sub.reset();  // (the home node's death next would be its second loss within 10 s)
 
   // The subscriber's home node killed: its subscriptions move to another primary (the client
   // sees nothing), and its replica, once promoted, gets a mirror.

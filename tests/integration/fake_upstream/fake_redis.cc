@@ -215,8 +215,8 @@ void FakeRedis::setHandler(Handler handler) {
 
 FakeReply FakeRedis::defaultReply(const Command& c) const {
   const std::string cmd = upper(c.args.empty() ? "" : c.args[0]);
-  if (cmd == "PING") {
-    return FakeReply::of("+PONG\r\n");
+  if (cmd == "PING") {  // (as outside subscribed mode)
+    return FakeReply::of(c.args.size() == 2 ? bulk(c.args[1]) : "+PONG\r\n");
   }
   if (cmd == "ASKING" || cmd == "SET") {
     return FakeReply::of("+OK\r\n");

@@ -100,8 +100,8 @@ class FakeRedis {
 
   // Replaces the script; nullptr restores the default (defaultReply).
   void setHandler(Handler handler);
-  // The default script: PING +PONG, ASKING +OK, SET +OK, GET k "<name>:k", MGET one such value
-  // per key, anything else -ERR.
+  // The default script: PING +PONG (PING x: x), ASKING +OK, SET +OK, GET k "<name>:k", MGET one
+  // such value per key, anything else -ERR.
   FakeReply defaultReply(const Command& c) const;
 
   // Data commands received (topology queries excluded), in arrival order, and their raw bytes

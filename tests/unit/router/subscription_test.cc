@@ -147,6 +147,27 @@ TEST(SubscriptionTest, ShardChannelTheNodeDropsLeavesRepliesDueAlone) {
   EXPECT_FALSE(s.leaving());      // x
 }
 
+// isReply() tells, before the frame is applied, what received() will answer: the proxy's own
+// resubscriptions swallow replies, never messages nor a channel the node drops.
+TEST(SubscriptionTest, IsReplyAnswersAsReceivedWouldAndChangesNothing) {
+  Subscription s;
+  send(s, {"SSUBSCRIBE", "a"});
+  const std::string_view smessage = "*3\r\n$8\r\nsmessage\r\n$1\r\na\r\n$2\r\nhi\r\n";
+  for (const std::string_view frame : {kMessage, kPmessage, smessage}) {
+    EXPECT_FALSE(s.isReply(frame)) << frame;
+  }
+  EXPECT_TRUE(s.isReply(kSsubscribeReply));
+  EXPECT_TRUE(s.isReply("-MOVED 1 127.0.0.1:6379\r\n"));
+  EXPECT_EQ(s.repliesDue(), 1u);  // (nothing applied)
+  EXPECT_TRUE(s.received(kSsubscribeReply));
+  EXPECT_FALSE(s.isReply(kSunsubscribeA));  // held, so the node dropped it
+  EXPECT_EQ(s.shardChannels(), (std::unordered_set<std::string>{"a"}));
+  EXPECT_FALSE(s.received(kSunsubscribeA));
+  EXPECT_TRUE(s.shardChannels().empty());
+  send(s, {"SUNSUBSCRIBE", "a"});
+  EXPECT_TRUE(s.isReply(kSunsubscribeA));  // no longer held: the answer to that command
+}
+
 TEST(SubscriptionTest, Resp3PushFramesCountAsTheirRespTwoArrays) {
   Subscription s;
   const std::string_view subscribe[] = {"SUBSCRIBE", "a"};
