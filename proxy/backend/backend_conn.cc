@@ -182,6 +182,7 @@ void BackendConn::onConnect(int status) {
     return;
   }
   state_ = State::kConnected;
+  reached_ = true;
   events_.onConnectedChanged(*this, true);
   // AUTH, then HELLO 3 for a RESP3 connection, go first, ahead of whatever was queued while
   // connecting; their replies are checked in processInput, before the FIFO's.

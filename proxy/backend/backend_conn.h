@@ -82,6 +82,8 @@ class BackendConn {
   // Takes every request out of the FIFO (for a connection about to be destroyed).
   void takeAll(std::deque<Request*>* out);
   bool connected() const { return state_ == State::kConnected; }
+  // Whether it was ever established (false in onFailed: the node could not be reached).
+  bool reached() const { return reached_; }
   bool idle() const { return state_ == State::kIdle; }
   size_t inFlight() const { return fifo_.size(); }
 
@@ -129,6 +131,7 @@ class BackendConn {
   bool subscriber_ = false;
   bool reusable_ = true;
   bool own_ = false;
+  bool reached_ = false;
   Handle* handle_ = nullptr;  // the live socket; freed in its close callback
   uint64_t connect_started_ = 0;
 

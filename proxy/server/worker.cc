@@ -216,6 +216,7 @@ void Worker::onClientClosed(ClientConn* client) {
   clients_.erase(client);
   if (!transactions_.empty()) transactions_.erase(client->id());
   if (!subscribers_.empty()) unsubscribeAll(client->id());
+  if (!held_subscribes_.empty()) held_subscribes_.erase(client->id());
   if (!watches_.empty()) releaseWatch(client->id());
   std::erase(withheld_clients_, client);  // (entries of clients flushed since are kept)
   stats_.client_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -346,6 +347,7 @@ void Worker::onTick() {
     checkSubscribers(now);
     resubscribeOrphans(now);
   }
+  if (!held_subscribes_.empty()) retryHeldSubscribes(now);
   retired_conns_.clear();  // outside their callbacks
   for (const uint64_t id : std::exchange(resettle_, {})) {
     if (const auto it = subscribers_.find(id); it != subscribers_.end()) settle(it->second);
@@ -898,6 +900,14 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
     node = upPrimary(client.id(), nullptr);  // (channels and patterns belong to no node)
   }
   if (node == nullptr || !node->up()) {
+    // No map yet, or the slot's primary is down: the subscription waits for one, as a request
+    // waits for a failover, and the client's next commands wait behind it.
+    if (config_.failover_hold_ms > 0 && !draining_) {
+      held_subscribes_[client.id()] = {&client, std::vector<std::string>(args.begin(), args.end()),
+                                       uv_now(loop_) + config_.failover_hold_ms};
+      client.block();
+      return;
+    }
     client.enqueueReply(errorFrame("CLUSTERDOWN slotproxy: no reachable node to subscribe on"));
     return;
   }
@@ -915,6 +925,32 @@ void Worker::subscribe(ClientConn& client, std::span<const std::string_view> arg
   }
   toSubscriberLane(sub, node, args, raw);
   settle(sub);
+}
+
+void Worker::retryHeldSubscribes(uint64_t now_ms) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, held] : held_subscribes_) ids.push_back(id);
+  for (const uint64_t id : ids) {
+    const auto it = held_subscribes_.find(id);  // (a client's next commands may close another)
+    if (it == held_subscribes_.end()) continue;
+    HeldSubscribe held = std::move(it->second);
+    held_subscribes_.erase(it);
+    const std::vector<std::string_view> args(held.args.begin(), held.args.end());
+    if (now_ms >= held.until_ms || draining_) {
+      held.client->enqueueReply(errorFrame(
+          "CLUSTERDOWN slotproxy: no reachable node to subscribe on within failover-hold"));
+    } else {
+      subscribe(*held.client, args, {});  // (held again if there is still none)
+      if (held_subscribes_.contains(id)) {
+        held_subscribes_[id].until_ms = held.until_ms;
+        continue;
+      }
+    }
+    // Its next commands run now, unless its subscription waits for the nodes' replies (settle()
+    // resumes it then).
+    const auto sub = subscribers_.find(id);
+    if (sub == subscribers_.end() || !sub->second.awaiting_replies) held.client->unblock();
+  }
 }
 
 std::unique_ptr<BackendConn> Worker::subscriberConn(const Subscriber& sub, BackendNode* node) {
@@ -1863,6 +1899,9 @@ void Worker::handleErrorReply(BackendConn& conn, Request* r, std::string_view fr
 void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque<Request*> sent,
                       std::string_view reason) {
   if (conn.subscriber()) {
+    // A node that cannot be connected to is down (a connection it closed says nothing of the
+    // kind: CLIENT KILL, a client limit): the next subscriptions wait for it, or its replica.
+    if (!conn.reached() && !shutting_down_) markNodeDown(conn.node(), reason);
     const auto owner = subscriber_of_conn_.find(&conn);
     if (owner != subscriber_of_conn_.end()) {
       const uint64_t id = owner->second;

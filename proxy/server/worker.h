@@ -133,6 +133,9 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   struct Subscriber;
   // A connection of the subscriber's own to `node`, known to onPush/onFailed by its client id;
   // retire() forgets one (freed on the next tick: this may run inside its callbacks).
+  // On the tick: subscriptions waiting for a node (subscribe()) go now if one is up, or get
+  // CLUSTERDOWN once failover-hold ran out.
+  void retryHeldSubscribes(uint64_t now_ms);
   std::unique_ptr<backend::BackendConn> subscriberConn(const Subscriber& sub,
                                                        backend::BackendNode* node);
   void retire(std::unique_ptr<backend::BackendConn> conn);
@@ -364,6 +367,14 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
     bool owedElsewhere(size_t lane) const;
   };
   std::unordered_map<uint64_t, Subscriber> subscribers_;
+  // A client's first (P|S)SUBSCRIBE while no node can take it, by client id; the client is
+  // blocked meanwhile.
+  struct HeldSubscribe {
+    client::ClientConn* client = nullptr;
+    std::vector<std::string> args;
+    uint64_t until_ms = 0;  // loop time when failover-hold runs out
+  };
+  std::unordered_map<uint64_t, HeldSubscribe> held_subscribes_;
   std::unordered_map<const backend::BackendConn*, uint64_t> subscriber_of_conn_;  // client ids
   std::vector<std::unique_ptr<backend::BackendConn>> retired_conns_;  // freed on the tick
   std::vector<uint64_t> resettle_;  // subscribers that lost a mirror: settle() on the tick

@@ -7,7 +7,8 @@
 //  - scripts: Redis does not replicate SCRIPT LOAD, yet pipelined EVALSHAs of a script loaded
 //    through slotproxy run on every new primary without a NOSCRIPT;
 //  - shard channels: a subscriber's channel of the killed primary's slot is subscribed again on
-//    its promoted replica, and the client is never disconnected.
+//    its promoted replica, and the client is never disconnected; a new SSUBSCRIBE there waits
+//    for the replica.
 // Net 127.0.28.0/24.
 
 #include <gtest/gtest.h>
@@ -176,13 +177,35 @@ TEST(NodeLocalStateTest, NotificationsAndScriptsOfEveryPrimarySurviveFailovers) 
   cluster.kill(victim);
   EXPECT_EQ(describe(command(sub.get(), {"PING"}).get()), "[pong, ]");
   EXPECT_EQ(describe(command(shard_sub.get(), {"PING"}).get()), "[pong, ]");
+  // A client's first SSUBSCRIBE to the dead node's slot, once the proxy knows it is down (a
+  // GET there tells it), waits for the replica instead of failing.
+  ContextPtr reader(proxy.connect());
+  ASSERT_NE(reader, nullptr);
+  ASSERT_EQ(redisAppendCommand(reader.get(), "GET %s", lost.c_str()), REDIS_OK);
+  for (int done = 0; done == 0;) ASSERT_EQ(redisBufferWrite(reader.get(), &done), REDIS_OK);
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return tailFile(proxy.log(), 50).find("(" + cluster.address(victim) + ") down") !=
+               std::string::npos;
+      },
+      10000));
+  const std::string late = keyInSlot(victim_slot, "late:");
+  ContextPtr late_sub = connectTo(proxy.address(), 1000, 20000);
+  ASSERT_NE(late_sub, nullptr);
+  ASSERT_EQ(redisAppendCommand(late_sub.get(), "SSUBSCRIBE %s", late.c_str()), REDIS_OK);
   ASSERT_TRUE(waitPrimary(cluster, victim_slot, heir, 20000).has_value());
+  EXPECT_EQ(nextFrames(late_sub.get(), 1),
+            std::vector<std::string>{"[ssubscribe, " + late + ", (integer) 1]"});
+  EXPECT_EQ(nextFrames(reader.get(), 1), std::vector<std::string>{"(nil)"});
   EXPECT_TRUE(waitFor([&] { return numpat(heir) == 1; }, 10000));
   expectEachOnce("after-kill");
   expectScriptsRun("after-kill");
   EXPECT_TRUE(waitFor([&] { return shardnumsub(heir, lost) == 1; }, 10000));
   hears(lost);
   hears(kept);
+  EXPECT_EQ(describe(command(client.get(), {"SPUBLISH", late, "hi"}).get()), "(integer) 1");
+  EXPECT_EQ(nextFrames(late_sub.get(), 1),
+            std::vector<std::string>{"[smessage, " + late + ", hi]"});
   EXPECT_EQ(describe(command(shard_sub.get(), {"SUNSUBSCRIBE", lost}).get()),
             "[sunsubscribe, " + lost + ", (integer) 1]");
   shard_sub.reset();  // (the home node's death next would be its second loss within 10 s)
