@@ -31,6 +31,7 @@
 #include "proxy/router/fan_out.h"
 #include "proxy/router/keyspace.h"
 #include "proxy/router/router.h"
+#include "proxy/router/subscription.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace slotproxy::router {
@@ -291,6 +292,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint32_t> keys;
   std::vector<std::string_view> args;
   router::KeyspaceInterest keyspace;
+  router::Subscription subscription;
   size_t off = 0;
   for (size_t n = 0; n < router::kMaxCommands && off < input.size(); ++n) {
     const std::string_view rest = input.substr(off);
@@ -300,6 +302,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                    view.data() + view.size() <= rest.data() + rest.size()),
                   "pub/sub frame views inside the frame");
     }
+    // The rest read as a node's frame: isReply() answers as received() will (the proxy swallows
+    // its own resubscriptions' replies by it), and no frame adds replies due.
+    router::Subscription applied = subscription;
+    fuzz::check(subscription.isReply(rest) == applied.received(rest),
+                "isReply is received's answer");
+    fuzz::check(applied.repliesDue() <= subscription.repliesDue(), "a frame adds no reply due");
+    subscription = std::move(applied);
     size_t consumed = 0;
     if (decoder.decode(input.substr(off), &consumed) != resp::Status::kOk) break;
     args.assign(decoder.args().begin(), decoder.args().end());
@@ -308,6 +317,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // the replies to the keys).
     if (!args.empty()) router::checkCommand(args, &keys, input.substr(off));
     if (!args.empty()) {
+      subscription.sent(args);
       const bool adds = router::KeyspaceInterest::adds(args);
       const std::vector<std::string> mirrored = keyspace.sent(args);
       fuzz::check(!adds || !keyspace.empty(), "a keyspace subscription leaves something mirrored");
