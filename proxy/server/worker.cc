@@ -77,9 +77,10 @@ void appendNull(const ClientConn& client, std::string& out) {
   }
 }
 
-// Redis's answer to (P|S)UNSUBSCRIBE `args` from names not held: a frame per name (one with a
-// null name when none is given), each with `count`, what the client still holds.
-std::string unsubscribedFrames(const ClientConn& client, std::string_view name,
+// Redis's answer to (P|S)(UN)SUBSCRIBE `args` (as `name`) when the count does not change: a
+// frame per name (one with a null name when none is given), each with `count`, what the client
+// holds.
+std::string subscriptionFrames(const ClientConn& client, std::string_view name,
                                std::span<const std::string_view> args, size_t count) {
   std::string out;
   const size_t n = args.size() > 1 ? args.size() - 1 : 1;
@@ -866,7 +867,7 @@ bool Worker::subscribedCommand(ClientConn& client, const router::Route& route,
       size_t left = sub.shardCount() + orphans.size();
       for (const std::string& channel : orphans) {
         const std::string_view unsubscribed[] = {args[0], channel};
-        frames += unsubscribedFrames(*sub.client, "sunsubscribe", unsubscribed, --left);
+        frames += subscriptionFrames(*sub.client, "sunsubscribe", unsubscribed, --left);
       }
       answerSubscriber(sub, std::move(frames));
     }
@@ -1268,11 +1269,20 @@ void Worker::sendOnLane(Subscriber& sub, BackendNode* node, std::span<const std:
   if (lane == sub.lanes.size()) {
     if (command::equalsIgnoreCase(args[0], "sunsubscribe")) {
       // No lane to that node, so none of its shard channels is held: Redis's answer.
-      answerNow(sub, unsubscribedFrames(*sub.client, "sunsubscribe", args, sub.shardCount()));
+      answerNow(sub, subscriptionFrames(*sub.client, "sunsubscribe", args, sub.shardCount()));
       return;
     }
     if (!node->up()) {
-      answerNow(sub, errorFrame("CLUSTERDOWN slotproxy: the shard channel's node is unreachable"));
+      // An SSUBSCRIBE while the slot's primary is down (a failover under way): its channels wait
+      // as orphans, as those of a connection that failed (resubscribeOrphans()), and the proxy
+      // answers for the node.
+      std::string frames;
+      for (size_t i = 1; i < args.size(); ++i) {
+        sub.orphan(std::string(args[i]), uv_now(loop_));
+        const std::string_view one[] = {args[0], args[i]};
+        frames += subscriptionFrames(*sub.client, "ssubscribe", one, sub.shardCount());
+      }
+      answerNow(sub, std::move(frames));
       return;
     }
     if (std::string error; !roomForOwnConn(*node, &error)) {
@@ -2197,7 +2207,7 @@ void Worker::localCommand(ClientConn& client, std::span<const std::string_view> 
     return;
   } else if (name == "unsubscribe" || name == "punsubscribe" || name == "sunsubscribe") {
     // Not subscribed (a subscribed client's go to its lanes): Redis's answer, count 0.
-    out = unsubscribedFrames(client, name, args, 0);
+    out = subscriptionFrames(client, name, args, 0);
   } else if (name == "watch") {
     watchCommand(client, args, raw, cmd);
     return;

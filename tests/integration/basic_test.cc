@@ -1484,7 +1484,10 @@ TEST_F(BasicTest, KeyspaceNotificationsOfEveryPrimaryReachOneSubscriberOnce) {
     want.push_back("[pmessage, *, " + set_event + ", " + k + "]");
     want.push_back("[pmessage, *, __keyspace@0__:" + k + ", set]");
   }
-  EXPECT_EQ(integerOf(proxied({"PUBLISH", channel, "hello"})), 1);
+  // (Counted by the node it went to: 2 on the home node, channel and pattern; 1 on another,
+  // its mirror's pattern.)
+  const long long receivers = integerOf(proxied({"PUBLISH", channel, "hello"}));
+  EXPECT_TRUE(receivers == 1 || receivers == 2) << receivers;
   want.push_back("[message, " + channel + ", hello]");
   want.push_back("[pmessage, *, " + channel + ", hello]");
   std::vector<std::string> got = nextFrames(sub.get(), static_cast<int>(want.size()));

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <map>
@@ -372,9 +373,10 @@ TEST_F(FakeUpstreamTest, ShardChannelsOfAFailedNodeAreSubscribedAgainOnTheSlotsN
   b_->setHandler(nullptr);
 }
 
-// While no primary serves their slot, a subscriber's shard channels wait in the proxy: leaving
-// them is answered there, with Redis's counts, and the client is back to plain commands.
-TEST_F(FakeUpstreamTest, ShardChannelsWaitingForTheirNodeAreLeftThroughTheProxy) {
+// While no primary serves their slot, a subscriber's shard channels wait in the proxy: joining
+// and leaving them is answered there, with Redis's counts, and the client is back to plain
+// commands.
+TEST_F(FakeUpstreamTest, ShardChannelsWaitingForTheirNodeAreJoinedAndLeftThroughTheProxy) {
   // (One slot: the proxy sends them again in one command, one attempt per failure.)
   const std::string tag = keyBetween(0, kSplit - 1, "wait:");
   const std::string first = "{" + tag + "}a";
@@ -404,14 +406,22 @@ TEST_F(FakeUpstreamTest, ShardChannelsWaitingForTheirNodeAreLeftThroughTheProxy)
            count(") wait for a primary") == 1 + count(" subscribed again on ");
   };
   ASSERT_TRUE(waitFor(settled, kTimeoutMs)) << tailFile(proxy_->log(), 20);
+  // Another channel of the slot joins them, also answered by the proxy.
+  const std::string third = "{" + tag + "}c";
   const std::string key = keyBetween(kSplit, 16383, "after-wait:");
-  ASSERT_TRUE(client_->sendAll(encodeCommand({"SUNSUBSCRIBE"}) + encodeCommand({"GET", key}),
+  ASSERT_TRUE(client_->sendAll(encodeCommand({"SSUBSCRIBE", third}) +
+                                   encodeCommand({"SUNSUBSCRIBE"}) + encodeCommand({"GET", key}),
                                kTimeoutMs, &error));
   replies.clear();
-  ASSERT_TRUE(client_->readReplies(3, &replies, kTimeoutMs, &error)) << error;
-  EXPECT_EQ(describe(replies[0].get()), "[sunsubscribe, " + first + ", (integer) 1]");
-  EXPECT_EQ(describe(replies[1].get()), "[sunsubscribe, " + second + ", (integer) 0]");
-  EXPECT_TRUE(replyIs(replies[2].get(), "B:" + key)) << describe(replies[2].get());
+  ASSERT_TRUE(client_->readReplies(5, &replies, kTimeoutMs, &error)) << error;
+  EXPECT_EQ(describe(replies[0].get()), "[ssubscribe, " + third + ", (integer) 3]");
+  EXPECT_EQ(describe(replies[1].get()), "[sunsubscribe, " + first + ", (integer) 2]");
+  EXPECT_EQ(describe(replies[2].get()), "[sunsubscribe, " + second + ", (integer) 1]");
+  EXPECT_EQ(describe(replies[3].get()), "[sunsubscribe, " + third + ", (integer) 0]");
+  EXPECT_TRUE(replyIs(replies[4].get(), "B:" + key)) << describe(replies[4].get());
+  for (const FakeRedis::Command& c : a_->commands()) {
+    EXPECT_EQ(std::find(c.args.begin(), c.args.end(), third), c.args.end()) << c.raw;
+  }
   a_->setHandler(nullptr);
   b_->setHandler(nullptr);
 }
