@@ -1928,7 +1928,10 @@ void Worker::onFailed(BackendConn& conn, std::deque<Request*> unsent, std::deque
         resettle_.push_back(id);  // what waited for its replies goes on the tick (this may run
         return;                   // inside the command that opened it)
       }
-      if (recoverLane(sub, conn, reason)) return;  // (`sub` may be gone: it logged)
+      if (recoverLane(sub, conn, reason)) {  // (`sub` may be gone: it logged)
+        resettle_.push_back(id);  // what waited for the lost lane's replies goes on the tick
+        return;
+      }
       log::info("closing subscriber client " + std::to_string(id) + ": " + std::string(reason));
       sub.client->close();  // onClientClosed retires the connection
     }
