@@ -18,25 +18,16 @@ TEST(ManualFailoverTest, GracefulFailoverAndFailbackWithoutAnyClientError) {
     GTEST_SKIP() << "no slotproxy binary";
   }
   LocalCluster cluster({.net = kNet});
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
   // The default request timeout: a primary paused by a manual failover is not a hung node.
-  std::vector<std::string> flags = fastProxyFlags();
-  for (size_t i = 0; i + 1 < flags.size(); ++i) {
-    if (flags[i] == "--request-timeout") flags[i + 1] = "3s";
-  }
-  ProxyProcess proxy(proxyIp(kNet), 6379, flags);
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-
-  const int first = cluster.primaryOfSlot(0);
-  const int second = cluster.replicaOf(first);
-  ASSERT_GE(first, 0);
-  ASSERT_GE(second, 0);
-  const auto affected = slotsOwnedBy(cluster, first);
+  ProxyProcess proxy(proxyIp(kNet), 6379, withFlag(fastProxyFlags(), "--request-timeout", "3s"));
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  load.setAffected(affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+  Target target;
+  startUnderLoad(cluster, proxy, load, &target);
+  if (HasFatalFailure()) {
+    return;
+  }
+  const auto& [first, second, affected] = target;
+  std::string error;
 
   std::optional<Clock::time_point> ok_at;
   for (const auto& [from, to] : {std::pair{first, second}, std::pair{second, first}}) {

@@ -20,27 +20,21 @@ TEST(MasterKilledTest, ReplicaPromotedAndOldMasterRejoinsWithoutLosingAcknowledg
     GTEST_SKIP() << "no slotproxy binary";
   }
   LocalCluster cluster({.net = kNet});
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
   // Two worker threads: the one that does not refresh rides out the failover on the maps and
   // the triggers it shares with worker 0 (TopologyHub).
   std::vector<std::string> flags = fastProxyFlags();
   flags.insert(flags.end(), {"--threads", "2"});
   ProxyProcess proxy(proxyIp(kNet), 6379, flags);
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-
-  const int victim = cluster.primaryOfSlot(0);
-  const int replica = cluster.replicaOf(victim);
-  ASSERT_GE(victim, 0);
-  ASSERT_GE(replica, 0);
-  const auto affected = slotsOwnedBy(cluster, victim);
-
   // A quarter of the increments are optimistic (WATCH ... EXEC): a watch lost with the primary
   // must make EXEC answer null (and the client retry), never lose or repeat an increment.
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads, .watch_every = 4});
-  load.setAffected(affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+  Target target;
+  startUnderLoad(cluster, proxy, load, &target);
+  if (HasFatalFailure()) {
+    return;
+  }
+  const auto& [victim, replica, affected] = target;
+  std::string error;
 
   logEvent("SIGKILL primary " + cluster.address(victim));
   cluster.kill(victim);

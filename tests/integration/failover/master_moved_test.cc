@@ -26,21 +26,15 @@ TEST(MasterMovedTest, StoppedPrimaryFailsOverThenRejoinsAtNewAddress) {
     GTEST_SKIP() << "no slotproxy binary";
   }
   LocalCluster cluster({.net = kNet});
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-
-  const int victim = cluster.primaryOfSlot(0);
-  const int replica = cluster.replicaOf(victim);
-  ASSERT_GE(victim, 0);
-  ASSERT_GE(replica, 0);
-  const auto affected = slotsOwnedBy(cluster, victim);
-
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  load.setAffected(affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+  Target target;
+  startUnderLoad(cluster, proxy, load, &target);
+  if (HasFatalFailure()) {
+    return;
+  }
+  const auto& [victim, replica, affected] = target;
+  std::string error;
 
   const std::string new_ip = movedIp(kNet, 0);
   logEvent("stop primary " + cluster.address(victim));
@@ -75,21 +69,15 @@ TEST(MasterMovedTest, PrimaryRestartedAtNewAddressWithinNodeTimeout) {
   // A shutdown saves an RDB and the restart loads it, as a pod's persistent volume would keep its
   // data; without it a primary that stays primary would come back empty.
   LocalCluster cluster({.net = kNet, .extra_config = {"save 3600 1"}});
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-
-  const int victim = cluster.primaryOfSlot(0);
-  const int replica = cluster.replicaOf(victim);
-  ASSERT_GE(victim, 0);
-  ASSERT_GE(replica, 0);
-  const auto affected = slotsOwnedBy(cluster, victim);
-
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  load.setAffected(affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+  Target target;
+  startUnderLoad(cluster, proxy, load, &target);
+  if (HasFatalFailure()) {
+    return;
+  }
+  const auto& [victim, replica, affected] = target;
+  std::string error;
 
   const std::string new_ip = movedIp(kNet, 1);
   logEvent("stop primary " + cluster.address(victim));

@@ -24,21 +24,15 @@ constexpr auto kPauseFor = std::chrono::seconds(6);
 // kPauseFor, wait for it to rejoin as a replica, then the closing checks.
 void pauseScenario(const std::string& name, const std::vector<std::string>& proxy_flags) {
   LocalCluster cluster({.net = kNet});
-  std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
   ProxyProcess proxy(proxyIp(kNet), 6379, proxy_flags);
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-
-  const int victim = cluster.primaryOfSlot(0);
-  const int replica = cluster.replicaOf(victim);
-  ASSERT_GE(victim, 0);
-  ASSERT_GE(replica, 0);
-  const auto affected = slotsOwnedBy(cluster, victim);
-
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  load.setAffected(affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+  Target target;
+  startUnderLoad(cluster, proxy, load, &target);
+  if (::testing::Test::HasFatalFailure()) {
+    return;
+  }
+  const auto& [victim, replica, affected] = target;
+  std::string error;
 
   logEvent(name + ": SIGSTOP primary " + cluster.address(victim));
   const Clock::time_point paused_at = Clock::now();
@@ -82,13 +76,8 @@ TEST(MasterPausedTest, RequestTimeoutLongerThanPauseStillLosesNoAcknowledgedWrit
   if (!ProxyProcess::available()) {
     GTEST_SKIP() << "no slotproxy binary";
   }
-  std::vector<std::string> flags = fastProxyFlags();
-  for (size_t i = 0; i + 1 < flags.size(); ++i) {
-    if (flags[i] == "--request-timeout") {
-      flags[i + 1] = "15s";
-    }
-  }
-  pauseScenario("master_sigstop_6s_request_timeout_15s", flags);
+  pauseScenario("master_sigstop_6s_request_timeout_15s",
+                withFlag(fastProxyFlags(), "--request-timeout", "15s"));
 }
 
 }  // namespace

@@ -16,33 +16,27 @@ namespace {
 
 constexpr int kNet = kNetFailover + 2;
 
-// Starts a cluster, the proxy and the load; moves the replica of the primary of slot 0 to
-// movedIp(kNet, 0). Sets *replica, *primary and *affected (the primary's slots).
-void moveReplica(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, int* primary,
-                 int* replica, std::function<bool(int)>* affected) {
+// Starts a cluster, the proxy and the load (startUnderLoad); moves the target's replica to
+// movedIp(kNet, 0).
+void moveReplica(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target) {
+  startUnderLoad(cluster, proxy, load, target);
+  if (::testing::Test::HasFatalFailure()) {
+    return;
+  }
+  const int primary = target->primary;
+  const int replica = target->replica;
   std::string error;
-  ASSERT_TRUE(cluster.start(&error)) << error;
-  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
-  *primary = cluster.primaryOfSlot(0);
-  ASSERT_GE(*primary, 0);
-  *replica = cluster.replicaOf(*primary);
-  ASSERT_GE(*replica, 0);
-  *affected = slotsOwnedBy(cluster, *primary);
-  load.setAffected(*affected);
-  load.start();
-  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
-
   const std::string new_ip = movedIp(kNet, 0);
-  logEvent("stop replica " + cluster.address(*replica));
-  cluster.stop(*replica);
-  ASSERT_TRUE(rewriteNodesConf(cluster, *replica, new_ip, {}, &error)) << error;
+  logEvent("stop replica " + cluster.address(replica));
+  cluster.stop(replica);
+  ASSERT_TRUE(rewriteNodesConf(cluster, replica, new_ip, {}, &error)) << error;
   logEvent("restart replica at " + new_ip);
-  ASSERT_TRUE(cluster.restartAt(*replica, new_ip, &error)) << error;
-  ASSERT_TRUE(cluster.waitPeersSeeAddress(*replica, kClusterTimeoutMs, &error)) << error;
+  ASSERT_TRUE(cluster.restartAt(replica, new_ip, &error)) << error;
+  ASSERT_TRUE(cluster.waitPeersSeeAddress(replica, kClusterTimeoutMs, &error)) << error;
   ASSERT_TRUE(cluster.waitClusterOk(kClusterTimeoutMs, &error)) << error;
   ASSERT_TRUE(cluster.waitReplicasSynced(kClusterTimeoutMs, &error)) << error;
-  ASSERT_EQ(cluster.replicaOf(*primary), *replica);
-  logEvent("replica at " + cluster.address(*replica) + " known to all peers and synced");
+  ASSERT_EQ(cluster.replicaOf(primary), replica);
+  logEvent("replica at " + cluster.address(replica) + " known to all peers and synced");
 }
 
 TEST(ReplicaMovedTest, ReplicaRestartedAtNewAddressDisturbsNoClient) {
@@ -52,13 +46,12 @@ TEST(ReplicaMovedTest, ReplicaRestartedAtNewAddressDisturbsNoClient) {
   LocalCluster cluster({.net = kNet});
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  int primary = -1;
-  int replica = -1;
-  std::function<bool(int)> affected;
-  moveReplica(cluster, proxy, load, &primary, &replica, &affected);
+  Target target;
+  moveReplica(cluster, proxy, load, &target);
   if (HasFatalFailure()) {
     return;
   }
+  const auto& [primary, replica, affected] = target;
   const Clock::time_point cluster_ok_at = Clock::now();
   // Nothing was in flight to a replica: no client may see any error at all.
   finishScenario({.name = "replica_new_ip",
@@ -84,13 +77,12 @@ TEST(ReplicaMovedTest, ReplicaAtNewAddressPromotedServesItsSlotsThroughTheProxy)
   }
   ProxyProcess proxy(proxyIp(kNet), 6379, flags);
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
-  int primary = -1;
-  int replica = -1;
-  std::function<bool(int)> affected;
-  moveReplica(cluster, proxy, load, &primary, &replica, &affected);
+  Target target;
+  moveReplica(cluster, proxy, load, &target);
   if (HasFatalFailure()) {
     return;
   }
+  const auto& [primary, replica, affected] = target;
   ASSERT_TRUE(load.waitAffectedSuccesses(500, 10000));
 
   // A manual failover: the primary stops writes, the replica catches up and takes over; writes

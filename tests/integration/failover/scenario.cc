@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -37,6 +38,30 @@ std::string movedIp(int net, int k) {
 std::vector<std::string> fastProxyFlags() {
   return {"--request-timeout", "1s",  "--connect-timeout",  "300ms",
           "--failover-hold",   "20s", "--refresh-interval", "1s"};
+}
+
+std::vector<std::string> withFlag(std::vector<std::string> flags, const std::string& name,
+                                  const std::string& value) {
+  auto it = std::find(flags.begin(), flags.end(), name);
+  EXPECT_TRUE(it != flags.end() && it + 1 != flags.end()) << name << " is not a flag here";
+  if (it != flags.end() && it + 1 != flags.end()) {
+    *(it + 1) = value;
+  }
+  return flags;
+}
+
+void startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target) {
+  std::string error;
+  ASSERT_TRUE(cluster.start(&error)) << error;
+  ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
+  target->primary = cluster.primaryOfSlot(0);
+  ASSERT_GE(target->primary, 0);
+  target->replica = cluster.replicaOf(target->primary);
+  ASSERT_GE(target->replica, 0);
+  target->affected = slotsOwnedBy(cluster, target->primary);
+  load.setAffected(target->affected);
+  load.start();
+  ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
 }
 
 int runSlotproxy(const std::vector<std::string>& args, const std::string& log_path,

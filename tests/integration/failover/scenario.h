@@ -33,6 +33,20 @@ std::string movedIp(int net, int k);
 // Flags that make the proxy quick and the tests deterministic: short request and connect
 // timeouts, a hold far longer than any failover here, a 1 s periodic refresh.
 std::vector<std::string> fastProxyFlags();
+// `flags` with the value after `name` replaced by `value` (the flag must be there).
+std::vector<std::string> withFlag(std::vector<std::string> flags, const std::string& name,
+                                  const std::string& value);
+
+// The fault's target: the primary of slot 0, its replica, and the primary's slots.
+struct Target {
+  int primary = -1;
+  int replica = -1;
+  std::function<bool(int)> affected;
+};
+// The start every single-fault scenario shares: starts the cluster and the proxy (constructed,
+// not started), picks the Target, and runs `load` (built on proxy.address()) on its slots until
+// 1000 of its writes there succeeded. Fails fatally on any step: check HasFatalFailure() after.
+void startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target);
 
 // Runs `slotproxy <args>` (ProxyProcess::binaryPath()) to completion with its output appended to
 // `log_path`. Returns the exit code, or -1 with `error` if it could not run.
