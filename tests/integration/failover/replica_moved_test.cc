@@ -69,13 +69,7 @@ TEST(ReplicaMovedTest, ReplicaAtNewAddressPromotedServesItsSlotsThroughTheProxy)
     GTEST_SKIP() << "no slotproxy binary";
   }
   LocalCluster cluster({.net = kNet});
-  std::vector<std::string> flags = fastProxyFlags();
-  for (size_t i = 0; i + 1 < flags.size(); ++i) {
-    if (flags[i] == "--refresh-interval") {
-      flags[i + 1] = "5s";
-    }
-  }
-  ProxyProcess proxy(proxyIp(kNet), 6379, flags);
+  ProxyProcess proxy(proxyIp(kNet), 6379, withFlag(fastProxyFlags(), "--refresh-interval", "5s"));
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
   Target target;
   moveReplica(cluster, proxy, load, &target);
