@@ -42,11 +42,12 @@ std::vector<std::string> fastProxyFlags() {
 
 std::vector<std::string> withFlag(std::vector<std::string> flags, const std::string& name,
                                   const std::string& value) {
-  auto it = std::find(flags.begin(), flags.end(), name);
-  EXPECT_TRUE(it != flags.end() && it + 1 != flags.end()) << name << " is not a flag here";
-  if (it != flags.end() && it + 1 != flags.end()) {
-    *(it + 1) = value;
+  const auto it = std::find(flags.begin(), flags.end(), name);
+  if (it == flags.end() || it + 1 == flags.end()) {
+    ADD_FAILURE() << name << " is not a flag here";
+    return flags;
   }
+  *(it + 1) = value;
   return flags;
 }
 
