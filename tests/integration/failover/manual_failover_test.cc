@@ -22,10 +22,7 @@ TEST(ManualFailoverTest, GracefulFailoverAndFailbackWithoutAnyClientError) {
   ProxyProcess proxy(proxyIp(kNet), 6379, withFlag(fastProxyFlags(), "--request-timeout", "3s"));
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
   Target target;
-  startUnderLoad(cluster, proxy, load, &target);
-  if (HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, &target)) return;
   const auto& [first, second, affected] = target;
   std::string error;
 

@@ -29,10 +29,7 @@ TEST(MasterKilledTest, ReplicaPromotedAndOldMasterRejoinsWithoutLosingAcknowledg
   // must make EXEC answer null (and the client retry), never lose or repeat an increment.
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads, .watch_every = 4});
   Target target;
-  startUnderLoad(cluster, proxy, load, &target);
-  if (HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, &target)) return;
   const auto& [victim, replica, affected] = target;
   std::string error;
 

@@ -29,10 +29,7 @@ TEST(MasterMovedTest, StoppedPrimaryFailsOverThenRejoinsAtNewAddress) {
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
   Target target;
-  startUnderLoad(cluster, proxy, load, &target);
-  if (HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, &target)) return;
   const auto& [victim, replica, affected] = target;
   std::string error;
 
@@ -72,10 +69,7 @@ TEST(MasterMovedTest, PrimaryRestartedAtNewAddressWithinNodeTimeout) {
   ProxyProcess proxy(proxyIp(kNet), 6379, fastProxyFlags());
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
   Target target;
-  startUnderLoad(cluster, proxy, load, &target);
-  if (HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, &target)) return;
   const auto& [victim, replica, affected] = target;
   std::string error;
 

@@ -27,10 +27,7 @@ void pauseScenario(const std::string& name, const std::vector<std::string>& prox
   ProxyProcess proxy(proxyIp(kNet), 6379, proxy_flags);
   LedgerLoad load({.proxy_address = proxy.address(), .threads = kLoadThreads});
   Target target;
-  startUnderLoad(cluster, proxy, load, &target);
-  if (::testing::Test::HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, &target)) return;
   const auto& [victim, replica, affected] = target;
   std::string error;
 

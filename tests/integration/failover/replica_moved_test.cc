@@ -19,10 +19,7 @@ constexpr int kNet = kNetFailover + 2;
 // Starts a cluster, the proxy and the load (startUnderLoad); moves the target's replica to
 // movedIp(kNet, 0).
 void moveReplica(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target) {
-  startUnderLoad(cluster, proxy, load, target);
-  if (::testing::Test::HasFatalFailure()) {
-    return;
-  }
+  if (!startUnderLoad(cluster, proxy, load, target)) return;
   const int primary = target->primary;
   const int replica = target->replica;
   std::string error;

@@ -51,7 +51,10 @@ std::vector<std::string> withFlag(std::vector<std::string> flags, const std::str
   return flags;
 }
 
-void startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target) {
+namespace {
+
+void startUnderLoadOrFail(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load,
+                          Target* target) {
   std::string error;
   ASSERT_TRUE(cluster.start(&error)) << error;
   ASSERT_TRUE(proxy.start(cluster.seeds(), &error)) << error;
@@ -63,6 +66,13 @@ void startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load
   load.setAffected(target->affected);
   load.start();
   ASSERT_TRUE(load.waitAffectedSuccesses(1000, 10000)) << "no load through the proxy";
+}
+
+}  // namespace
+
+bool startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target) {
+  startUnderLoadOrFail(cluster, proxy, load, target);
+  return !::testing::Test::HasFatalFailure();
 }
 
 int runSlotproxy(const std::vector<std::string>& args, const std::string& log_path,

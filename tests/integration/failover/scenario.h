@@ -45,8 +45,8 @@ struct Target {
 };
 // The start every single-fault scenario shares: starts the cluster and the proxy (constructed,
 // not started), picks the Target, and runs `load` (built on proxy.address()) on its slots until
-// 1000 of its writes there succeeded. Fails fatally on any step: check HasFatalFailure() after.
-void startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target);
+// 1000 of its writes there succeeded. False, with a fatal gtest failure, if any step failed.
+bool startUnderLoad(LocalCluster& cluster, ProxyProcess& proxy, LedgerLoad& load, Target* target);
 
 // Runs `slotproxy <args>` (ProxyProcess::binaryPath()) to completion with its output appended to
 // `log_path`. Returns the exit code, or -1 with `error` if it could not run.
