@@ -130,11 +130,13 @@ TEST_F(LifecycleTest, SigtermDrainsInFlightRequestsThenExitsZero) {
   int done = 0;
   ASSERT_EQ(redisBufferWrite(c.get(), &done), REDIS_OK);
   int exit_code = -2;
-  std::thread stopper([&] { exit_code = proxy.stopGracefully(20000); });
+  // (`proxy` belongs to the stopper until it is joined: running() would reap the process under it.)
+  const pid_t pid = proxy.pid();
+  const std::string log = proxy.log();
+  std::jthread stopper([&] { exit_code = proxy.stopGracefully(20000); });  // (joins on ASSERT)
   // The proxy has taken SIGTERM and keeps running while the request is in flight.
-  ASSERT_TRUE(
-      waitFor([&] { return readFile(proxy.log()).find("draining") != std::string::npos; }, 10000));
-  EXPECT_TRUE(proxy.running());
+  ASSERT_TRUE(waitFor([&] { return readFile(log).find("draining") != std::string::npos; }, 10000));
+  EXPECT_TRUE(processAlive(pid));
   cluster_->resume(primary);
   redisReply* reply = nullptr;
   ASSERT_EQ(redisGetReply(c.get(), reinterpret_cast<void**>(&reply)), REDIS_OK) << c->errstr;
@@ -228,22 +230,37 @@ TEST_F(LifecycleTest, WorkerThreadsAskTheSchedulerForTheConfiguredSliceAndPolicy
     ProxyProcess proxy("127.0.17.103", 6379, args);
     std::string error;
     ASSERT_TRUE(proxy.start(cluster_->seeds(), &error)) << error;
+    const std::string tasks = "/proc/" + std::to_string(proxy.pid()) + "/task";
+    const auto tid = [](const std::filesystem::directory_entry& task) {
+      return std::stoi(task.path().filename().string());
+    };
+    const auto is_worker = [&](int id) {
+      return slices ? server::threadSliceNs(id) == 7'000'000
+                    : server::threadPolicy(id) == SCHED_BATCH;
+    };
+    const int expected = slices || batch ? 2 : 0;
     int workers = 0, others = 0;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(proxy.pid()) + "/task")) {
-      const int tid = std::stoi(task.path().filename().string());
-      const bool is_batch = server::threadPolicy(tid) == SCHED_BATCH;
-      const bool has_slice = server::threadSliceNs(tid) == 7'000'000;
-      if (slices ? has_slice : is_batch) {
-        ++workers;
-        EXPECT_NE(tid, proxy.pid()) << "the main thread got the workers' scheduling";
-        EXPECT_EQ(is_batch, batch) << "thread " << tid;
+    // A worker sets its scheduling as its thread starts, which may be after another one answered
+    // the start's PING: wait for both.
+    waitFor(
+        [&] {
+          workers = others = 0;
+          for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+            ++(is_worker(tid(task)) ? workers : others);
+          }
+          return workers == expected;
+        },
+        5000);
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      const bool is_batch = server::threadPolicy(tid(task)) == SCHED_BATCH;
+      if (is_worker(tid(task))) {
+        EXPECT_NE(tid(task), proxy.pid()) << "the main thread got the workers' scheduling";
+        EXPECT_EQ(is_batch, batch) << "thread " << tid(task);
       } else {
-        ++others;
-        EXPECT_FALSE(is_batch) << "thread " << tid;
+        EXPECT_FALSE(is_batch) << "thread " << tid(task);
       }
     }
-    EXPECT_EQ(workers, slices || batch ? 2 : 0);
+    EXPECT_EQ(workers, expected);
     EXPECT_GE(others, 1);  // the main thread
     EXPECT_EQ(proxy.stopGracefully(), 0);
   }
