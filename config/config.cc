@@ -617,13 +617,13 @@ bool parseSize(std::string_view s, uint64_t* out) {
   } else if (unit == "kb") {
     mul = 1024;
   } else if (unit == "m") {
-    mul = 1000 * 1000;
+    mul = 1'000'000;
   } else if (unit == "mb") {
-    mul = 1024 * 1024;
+    mul = uint64_t{1} << 20;
   } else if (unit == "g") {
-    mul = 1000 * 1000 * 1000;
+    mul = 1'000'000'000;
   } else if (unit == "gb") {
-    mul = 1024 * 1024 * 1024;
+    mul = uint64_t{1} << 30;
   } else {
     return false;
   }

@@ -49,7 +49,7 @@ struct Config {
   uint32_t reconnect_backoff_min_ms = 50, reconnect_backoff_max_ms = 2000;
   uint64_t hold_max_requests = 100000, hold_max_bytes = 256ull << 20;
   uint64_t proto_max_bulk_len = 512ull << 20;
-  uint64_t max_multibulk_len = 1024 * 1024;
+  uint64_t max_multibulk_len = uint64_t{1024} * 1024;
   uint64_t client_query_buffer_limit = 1ull << 30;
   uint64_t client_output_high_watermark = 4ull << 20, client_output_low_watermark = 1ull << 20;
   uint32_t max_pipeline_depth = 16384;  // per client requests in flight before reading pauses

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 readonly PACKAGES=(
-  build-essential cmake pkg-config g++ clang clang-format libclang-rt-14-dev
+  build-essential cmake pkg-config g++ clang clang-format clang-tidy libclang-rt-14-dev
   libuv1-dev node-llhttp libxxhash-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libhiredis-dev
   redis-server redis-tools python3 procps iproute2 curl

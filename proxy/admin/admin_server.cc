@@ -251,7 +251,7 @@ void AdminServer::send(Conn& conn, std::string bytes) {
     return;
   }
   conn.queued_out += w->data.size();
-  w.release();  // now owned by libuv until onWrite
+  static_cast<void>(w.release());  // now owned by libuv until onWrite
 }
 
 void AdminServer::onWrite(uv_write_t* req, int status) {

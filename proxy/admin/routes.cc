@@ -254,7 +254,7 @@ std::string statusPage(const server::Stats& stats) {
   const metrics::SlotStateCounts counts = metrics::countSlotStates(map, snap.open_slots);
 
   std::string h;
-  h.reserve(32 * 1024);
+  h.reserve(size_t{32} * 1024);
   h += R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="2">

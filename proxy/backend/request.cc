@@ -6,7 +6,7 @@ namespace slotproxy::backend {
 namespace {
 
 constexpr size_t kMaxFree = 4096;
-constexpr size_t kMaxKeptCapacity = 16 * 1024;
+constexpr size_t kMaxKeptCapacity = size_t{16} * 1024;
 
 struct FreeList {
   std::vector<Request*> items;

@@ -11,7 +11,7 @@ constexpr size_t kReadChunk = net::kReadBufferSize;
 // Unread reply bytes past which a client that has not authenticated is closed, as redis-server
 // closes one whose replies outgrow its 16 KB reply buffer (the fix of CVE-2025-21605): a client
 // that sends commands without reading them must not make the proxy hold its errors.
-constexpr size_t kUnauthenticatedOutputLimit = 16 * 1024;
+constexpr size_t kUnauthenticatedOutputLimit = size_t{16} * 1024;
 
 }  // namespace
 

@@ -44,7 +44,7 @@ std::vector<View> ask(const std::vector<std::pair<std::string, uint16_t>>& addre
     views[i].address = ip + ":" + std::to_string(port);
     backend::ControlConn::start(
         &loop, ip, port, auth, std::string(kCommands), 3, timeout_ms,
-        [&views, i](bool ok, std::vector<std::string> frames, std::string error) {
+        [&views, i](bool ok, std::vector<std::string> frames, const std::string& error) {
           View& v = views[i];
           if (!ok) {
             v.error = error;

@@ -72,7 +72,7 @@ void Refresher::attach(TopologyHub& hub, bool leader) {
 void Refresher::onHub() {
   if (follower_) {
     if (auto published = hub_->takeMap(hub_async_)) {
-      worker_.installMap(std::move(published->first), published->second);
+      worker_.installMap(published->first, published->second);
     }
     return;
   }
@@ -274,7 +274,8 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
                  std::max(worker_.config().connect_timeout_ms, kAnswerTimeoutMs));
     backend::ControlConn::start(
         worker_.loop(), c.ip, c.port, worker_.auth(), std::string(kTopologyCommands), 3, timeout,
-        [this, alive, round, c](bool ok, std::vector<std::string> frames, std::string error) {
+        [this, alive, round, c](bool ok, std::vector<std::string> frames,
+                                const std::string& error) {
           const auto alive_now = alive.lock();
           if (!alive_now || !*alive_now || round->finished) return;
           const std::string source = c.ip + ":" + std::to_string(c.port);
@@ -312,7 +313,7 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
   }
 }
 
-void Refresher::finish(std::shared_ptr<Round> round) {
+void Refresher::finish(std::shared_ptr<Round> round) {  // NOLINT: see the header
   round->finished = true;
   current_.reset();
   running_ = false;
@@ -380,7 +381,8 @@ void Refresher::checkOpenSlots(const cluster::SlotMap& map) {
   for (const Candidate& c : primaries) {
     backend::ControlConn::start(
         worker_.loop(), c.ip, c.port, worker_.auth(), "*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n", 1,
-        timeout, [this, alive, check](bool ok, std::vector<std::string> frames, std::string) {
+        timeout,
+        [this, alive, check](bool ok, std::vector<std::string> frames, const std::string&) {
           const auto alive_now = alive.lock();
           if (!alive_now || !*alive_now) return;
           resp::Value nodes;

@@ -49,7 +49,8 @@ class Refresher {
   static void addCandidate(Round& round, const std::string& ip, uint16_t port);
   void onResolved(std::shared_ptr<Round> round);
   void askNext(std::shared_ptr<Round> round);
-  void finish(std::shared_ptr<Round> round);
+  // By value: the caller may pass current_, which this resets.
+  void finish(std::shared_ptr<Round> round);  // NOLINT(performance-unnecessary-value-param)
   // Asks every live primary of `map` for CLUSTER NODES and publishes the open (migrating and
   // importing) slots they report in Stats::open_slots. Every kQuietOpenSlotsMs while none are
   // open; at each refresh while some are, or after a manual refresh or a migration was seen.

@@ -32,7 +32,7 @@ std::vector<TopologyHub::Ask> TopologyHub::takeAsks() {
   return std::exchange(asks_, {});
 }
 
-void TopologyHub::publish(cluster::SlotMapPtr map, std::string_view trigger) {
+void TopologyHub::publish(const cluster::SlotMapPtr& map, std::string_view trigger) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Follower& f : followers_) {
     f.map = map;

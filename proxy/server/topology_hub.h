@@ -36,7 +36,7 @@ class TopologyHub {
   void ask(Ask ask);
   std::vector<Ask> takeAsks();  // on the leader's loop
   // Leader -> followers.
-  void publish(cluster::SlotMapPtr map, std::string_view trigger);
+  void publish(const cluster::SlotMapPtr& map, std::string_view trigger);
   // On a follower's loop: the newest map published since the last call, if any.
   std::optional<std::pair<cluster::SlotMapPtr, std::string>> takeMap(uv_async_t* async);
 

@@ -36,8 +36,8 @@ constexpr uint64_t kTickMs = 100;
 // WriteCoalescer: a wait ends when no request came for this long, or this many are waiting.
 constexpr uint64_t kCoalesceGapNs = 30'000;
 constexpr uint64_t kCoalesceBatch = 16;
-constexpr uint64_t kWithholdMs = 1;           // see flushClients()
-constexpr size_t kWithholdBytes = 64 * 1024;  // see flushClients()
+constexpr uint64_t kWithholdMs = 1;                   // see flushClients()
+constexpr size_t kWithholdBytes = size_t{64} * 1024;  // see flushClients()
 constexpr uint32_t kMaxConnectsPerSecond = 100;
 // A subscriber recovers from a failed node connection at most once in this long (see
 // recoverLane()).
@@ -416,7 +416,7 @@ BackendNode* Worker::nodeByAddress(const std::string& ip, uint16_t port) {
   return makeNode("", ip, port);
 }
 
-void Worker::installMap(cluster::SlotMapPtr map, std::string_view trigger) {
+void Worker::installMap(const cluster::SlotMapPtr& map, std::string_view trigger) {
   cluster::SlotMapPtr old = map_;
   if (!old || old->ranges().size() != map->ranges().size() ||
       old->nodes().size() != map->nodes().size() || old->servableSlots() != map->servableSlots()) {
@@ -557,7 +557,7 @@ void Worker::probe(BackendNode* node) {
   std::weak_ptr<bool> alive = alive_;
   backend::ControlConn::start(
       loop_, node->ip(), node->port(), auth_, "*1\r\n$4\r\nPING\r\n", 1, timeout,
-      [this, alive, key](bool ok, std::vector<std::string> frames, std::string) {
+      [this, alive, key](bool ok, std::vector<std::string> frames, const std::string&) {
         const auto a = alive.lock();
         if (!a || !*a) return;
         auto it = nodes_.find(key);

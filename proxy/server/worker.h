@@ -84,7 +84,7 @@ class Worker : public backend::BackendEvents, public client::ClientHandler {
   }
 
   // From Refresher: a new validated map.
-  void installMap(cluster::SlotMapPtr map, std::string_view trigger);
+  void installMap(const cluster::SlotMapPtr& map, std::string_view trigger);
 
   // BackendEvents
   void onReply(backend::BackendConn& conn, backend::Request* r, std::string_view frame,
