@@ -9,11 +9,10 @@ namespace slotproxy::resp {
 // processMultibulkBuffer). Exceeding one is a protocol error whose message names the limit.
 struct Limits {
   size_t max_bulk_len = 512ull * 1024 * 1024;  // as Redis proto-max-bulk-len; also caps +/- lines
-  size_t max_array_len =
-      size_t{1024} * 1024;  // elements in one multibulk / aggregate (a map entry is 2)
-  size_t max_depth = 32;    // nesting of aggregates in replies (attributes count)
-  size_t max_inline_len = size_t{64} * 1024;  // inline command line (Redis PROTO_INLINE_MAX_SIZE);
-                                              // also caps double and big number lines in replies
+  size_t max_array_len = 1024ull * 1024;  // elements in one multibulk / aggregate (a map entry: 2)
+  size_t max_depth = 32;                  // nesting of aggregates in replies (attributes count)
+  size_t max_inline_len = 64ull * 1024;   // inline command line (Redis PROTO_INLINE_MAX_SIZE);
+                                          // also caps double and big number lines in replies
 };
 
 // Result of one decode() call.

@@ -313,7 +313,8 @@ void Refresher::askNext(std::shared_ptr<Round> round) {
   }
 }
 
-void Refresher::finish(std::shared_ptr<Round> round) {  // NOLINT: see the header
+// NOLINTNEXTLINE(performance-unnecessary-value-param): `round` may be current_, reset below.
+void Refresher::finish(std::shared_ptr<Round> round) {
   round->finished = true;
   current_.reset();
   running_ = false;
