@@ -3,10 +3,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -92,23 +90,7 @@ int runSlotproxy(const std::vector<std::string>& args, const std::string& log_pa
     }
     log << "\n";
   }
-  const pid_t pid = spawnProcess(argv, log_path, error, kTestOnlyEnv);
-  if (pid < 0) {
-    return -1;
-  }
-  int status = 0;
-  if (!waitExit(pid, kToolTimeoutMs, &status)) {
-    ::kill(pid, SIGKILL);
-    waitExit(pid, 10000);
-    *error = "slotproxy " + (args.empty() ? std::string() : args[0]) + " did not finish";
-    return -1;
-  }
-  if (!WIFEXITED(status)) {
-    *error =
-        "slotproxy " + (args.empty() ? std::string() : args[0]) + ": " + describeStatus(status);
-    return -1;
-  }
-  return WEXITSTATUS(status);
+  return runCommand(argv, log_path, kToolTimeoutMs, error);
 }
 
 bool rewriteNodesConf(LocalCluster& cluster, int i, const std::string& new_ip,
